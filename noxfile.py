@@ -1,0 +1,48 @@
+"""Nox sessions: lint, typecheck, tests, integration (kind)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+PYTHON = "3.11"
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff: style and common bugs."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over scripts/, tasks.py and this file."""
+    session.install("-e", ".[test]")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The whole suite (what CI runs); extra arguments go to pytest."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def integration(session: nox.Session) -> None:
+    """The stack on a local kind cluster: needs docker and kind on this machine."""
+    missing = [tool for tool in ("docker", "kind", "helm") if shutil.which(tool) is None]
+    if missing:
+        session.skip(
+            f"integration needs {', '.join(missing)} on PATH "
+            "(kind: https://kind.sigs.k8s.io/docs/user/quick-start/#installation)"
+        )
+    if not Path("tests/integration").is_dir():
+        session.skip("no kind integration tests in this checkout yet (tests/integration)")
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "pytest", "tests/integration", *session.posargs)

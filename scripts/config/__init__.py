@@ -1,0 +1,1 @@
+"""Environment files: create, check and show them."""

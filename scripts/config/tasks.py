@@ -1,0 +1,62 @@
+"""invoke config.*: create, check and show an environment."""
+
+from __future__ import annotations
+
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.tasks import task
+
+from ..core.runner import procedure
+
+
+@task(
+    help={
+        "env": "environment name: writes config/NAME.yaml and config/NAME.secrets.yaml",
+        "auth": "sign-in: oauth, native or dummy (default: as in the example)",
+        "domain": "the hub's public name, e.g. jupyter.example.org",
+        "force": "overwrite existing files",
+    }
+)
+@procedure
+def init(c: Context, env: str = "", auth: str = "", domain: str = "", force: bool = False) -> None:
+    """Create an environment from the example and generate its secrets (mode 0600)."""
+    from ..core import paths
+    from ..core.console import Console
+    from . import environment_files
+
+    name = paths.resolve_env(env or None)
+    config_path, secrets_path = environment_files.init(name, auth or None, domain or None, force)
+    ui = Console()
+    ui.print(f"✓ wrote {config_path}")
+    ui.print(f"✓ wrote {secrets_path} (mode 0600, git-ignored; random tokens generated)")
+    ui.print(f"Next: edit {config_path}, then `invoke config.check --env {name}`.")
+    if (auth or "") == "oauth" or "type: oauth" in config_path.read_text(encoding="utf-8"):
+        ui.print(f"OAuth: paste the client secret into {secrets_path} (oauth_client_secret).")
+
+
+@task(help={"env": "environment name (default: $JHUB_ENV, else example)"})
+@procedure
+def check(c: Context, env: str = "") -> None:
+    """Validate an environment and its secrets file; report every problem at once."""
+    from ..core import loading
+    from ..core.console import Console
+
+    environment = loading.load(env or None, require_secrets=True)
+    Console().print(f"✓ {environment.config_path} and {environment.secrets_path} are valid")
+
+
+@task(help={"env": "environment name (default: $JHUB_ENV, else example)"})
+@procedure
+def show(c: Context, env: str = "") -> None:
+    """Print the effective configuration with secrets redacted."""
+    from ..core import loading
+    from ..core.console import Console
+    from . import environment_files
+
+    environment = loading.load(env or None, require_secrets=False)
+    ui = Console()
+    ui.add_secrets(environment.secret_values())
+    ui.print(environment_files.shown(environment))
+
+
+ns = Collection("config", init, check, show)

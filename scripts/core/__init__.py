@@ -1,0 +1,1 @@
+"""Shared core: settings, console, templates, manifests. Never imports a procedure."""

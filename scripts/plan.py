@@ -1,0 +1,233 @@
+"""`invoke plan`: the offline dry run of `invoke deploy`.
+
+Validates the environment, writes every values file and manifest that deploy
+would use into build/<env>/ (secrets replaced by markers) and lists, stage by
+stage, what deploy would do. It never opens a network connection.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .core import manifests, paths
+from .core.console import Console
+from .core.loading import Environment
+from .core.settings import Settings
+from .core.templates import placeholder_secrets, releases, render
+
+STAGES = (
+    "OpenStack",
+    "Cluster access and fixes",
+    "Kubernetes objects",
+    "Helm releases (run in parallel)",
+    "Verify",
+)
+
+
+@dataclass(frozen=True)
+class Action:
+    stage: str
+    text: str
+
+
+def cluster_actions(settings: Settings, env: str) -> list[Action]:
+    cluster = settings.cluster
+    stage = STAGES[0]
+    if cluster.driver == "existing":
+        return [
+            Action(stage, f"none: driver 'existing' uses {cluster.kubeconfig or 'the kubeconfig'}")
+        ]
+    actions = [
+        Action(
+            stage,
+            f"ensure cluster template {cluster.template!r} (driver {cluster.driver}, "
+            f"image {cluster.image}, master {cluster.master_flavor}, "
+            f"worker {cluster.worker_flavor})",
+        ),
+        Action(
+            stage,
+            f"ensure cluster {cluster.name!r} in cloud {settings.cloud!r}: {cluster.master_count} "
+            f"master(s), default-worker autoscaled {cluster.min_workers}..{cluster.max_workers}; "
+            f"wait up to {cluster.create_timeout_minutes} min for CREATE_COMPLETE",
+        ),
+    ]
+    for group in cluster.all_node_groups():
+        taints = f", taints {', '.join(str(t) for t in group.taints)}" if group.taints else ""
+        actions.append(
+            Action(
+                stage,
+                f"ensure node group {group.name!r} (role {group.role}, flavor {group.flavor}, "
+                f"{group.min_nodes}..{group.max_nodes} nodes{taints})",
+            )
+        )
+    if cluster.diagnostic_lb:
+        actions.append(
+            Action(stage, f"ensure load balancer {cluster.name}_master_in (ports 22, 6443)")
+        )
+    return actions
+
+
+def access_actions(settings: Settings, env: str) -> list[Action]:
+    stage = STAGES[1]
+    cluster = settings.cluster
+    actions = []
+    if cluster.driver != "existing":
+        actions.append(Action(stage, f"write kubeconfig {paths.kubeconfig_file(env)} (mode 0600)"))
+    if cluster.driver == "heat":
+        for group in cluster.all_node_groups():
+            actions.append(
+                Action(
+                    stage,
+                    f"patch kube-system/cluster-autoscaler: --nodes={group.min_nodes}:"
+                    f"{group.max_nodes}:{group.name}",
+                )
+            )
+    if cluster.gpu.enabled:
+        actions.append(
+            Action(stage, "tolerate all taints in kube-system/csi-cinder-nodeplugin (GPU nodes)")
+        )
+    actions.append(Action(stage, "check nodes Ready and kube-system pods healthy"))
+    return actions
+
+
+def object_actions(settings: Settings) -> list[Action]:
+    stage = STAGES[2]
+    actions = [
+        Action(stage, f"apply {m['kind']} {_name(m)}")
+        for _, m in manifests.planned(settings, placeholder_secrets())
+    ]
+    if settings.hub.floating_ip:
+        actions.append(
+            Action(
+                stage,
+                f"check floating IP {settings.hub.floating_ip} exists and is free or on this hub",
+            )
+        )
+    return actions
+
+
+def release_actions(settings: Settings, build: Path) -> list[Action]:
+    stage = STAGES[3]
+    actions = []
+    for release in releases(settings):
+        values = build / "values" / f"{release.template}.yaml"
+        actions.append(
+            Action(
+                stage,
+                f"helm upgrade --install {release.name} {release.chart.name} "
+                f"--repo {release.chart.repo} --version {release.chart.version} "
+                f"--namespace {release.namespace} --values {values} "
+                "(skipped when the deployed values are equal)",
+            )
+        )
+    if settings.monitoring.enabled:
+        actions.append(
+            Action(
+                stage,
+                "apply Grafana dashboard ConfigMaps "
+                f"(folder {settings.monitoring.dashboards_folder!r})",
+            )
+        )
+    return actions
+
+
+def verify_actions(settings: Settings) -> list[Action]:
+    stage = STAGES[4]
+    hub = settings.hub
+    actions = [
+        Action(stage, f"wait for hub and proxy pods in namespace {hub.namespace}"),
+        Action(stage, f"GET {hub.url or 'the proxy-public address'}hub/api/health"),
+    ]
+    if hub.auth.type == "native":
+        actions.append(Action(stage, "register admin accounts at once (hub.admins)"))
+    if hub.https.mode == "letsencrypt":
+        actions.append(
+            Action(stage, "report the certificate; if none yet, `invoke hub.ssl-retry` is next")
+        )
+    return actions
+
+
+def warnings(settings: Settings) -> list[str]:
+    hub = settings.hub
+    found = []
+    if hub.sudo:
+        found.append(
+            "hub.sudo is true: user servers run as root with sudo; users can change their image"
+        )
+    if hub.https.mode == "off":
+        found.append("hub.https.mode is off: passwords and tokens cross the network in clear")
+    if hub.https.mode == "letsencrypt" and not hub.floating_ip:
+        found.append(
+            "hub.floating_ip is empty: the load balancer gets a random address, so the first "
+            "Let's Encrypt order fails until DNS points at it"
+        )
+    if settings.monitoring.enabled and settings.monitoring.expose == "loadbalancer":
+        found.append(
+            "monitoring.expose is loadbalancer: Grafana and Prometheus get public addresses"
+        )
+    if hub.auth.type == "oauth" and not (hub.auth.oauth and hub.auth.oauth.allowed_groups):
+        found.append("hub.auth.oauth.allowed_groups is empty: anyone who can sign in gets a server")
+    return found
+
+
+def actions_for(settings: Settings, env: str, build: Path) -> list[Action]:
+    return [
+        *cluster_actions(settings, env),
+        *access_actions(settings, env),
+        *object_actions(settings),
+        *release_actions(settings, build),
+        *verify_actions(settings),
+    ]
+
+
+def write_build(settings: Settings, build: Path) -> list[Path]:
+    """Values and manifests with secret markers; the folder is replaced whole each time."""
+    if build.exists():
+        shutil.rmtree(build)
+    written = []
+    secrets = placeholder_secrets()
+    for release in releases(settings):
+        path = build / "values" / f"{release.template}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render(release.template, settings, secrets).text, encoding="utf-8")
+        written.append(path)
+    for filename, manifest in manifests.planned(settings, secrets):
+        path = build / "manifests" / filename
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def run(environment: Environment, ui: Console) -> list[Action]:
+    settings = environment.settings
+    build = paths.build_dir() / environment.name
+    ui.heading(f"Plan for environment {environment.name!r} ({environment.config_path})")
+    if environment.secrets is None:
+        ui.print(
+            f"  (no secrets file {environment.secrets_path}: fine for a plan; a real deploy "
+            "needs one, made by `invoke config.init --env NAME`)"
+        )
+    written = write_build(settings, build)
+    ui.print(f"  wrote {len(written)} files to {build}/ (secrets shown as «secret:NAME»)")
+    actions = actions_for(settings, environment.name, build)
+    for number, stage in enumerate(STAGES, start=1):
+        ui.heading(f"{number}. {stage}")
+        for action in (a for a in actions if a.stage == stage):
+            ui.print(f"   → {action.text}")
+    found = warnings(settings)
+    if found:
+        ui.heading("Warnings")
+        for text in found:
+            ui.warn(text)
+    ui.print("\nNothing was changed: plan makes no network call.")
+    return actions
+
+
+def _name(manifest: manifests.Manifest) -> str:
+    meta = manifest["metadata"]
+    return f"{meta['namespace']}/{meta['name']}" if "namespace" in meta else str(meta["name"])

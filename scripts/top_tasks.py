@@ -1,0 +1,47 @@
+"""Top-level tasks: plan and doctor."""
+
+from __future__ import annotations
+
+from invoke.context import Context
+from invoke.tasks import task
+
+from .core.runner import procedure
+
+ENV_HELP = {"env": "environment name (default: $JHUB_ENV, else example)"}
+
+
+@task(help=ENV_HELP)
+@procedure
+def plan(c: Context, env: str = "") -> None:
+    """Offline dry run of deploy: validate, write build/<env>/, list every action."""
+    from . import plan as planner
+    from .core import loading
+    from .core.console import Console
+
+    environment = loading.load(env or None, require_secrets=False)
+    ui = Console()
+    ui.add_secrets(environment.secret_values())
+    planner.run(environment, ui)
+
+
+@task(help=ENV_HELP)
+@procedure
+def doctor(c: Context, env: str = "") -> None:
+    """Check tools, Python packages, clouds.yaml and kubeconfig for an environment."""
+    from . import doctor as checks
+    from .core import loading
+    from .core.console import Console
+    from .core.errors import OperationFailed
+
+    environment = loading.load(env or None, require_secrets=False)
+    ui = Console()
+    results = checks.run_checks(environment)
+    for check in results:
+        mark = "✓" if check.ok else ("✗" if check.required else "·")
+        hint = f"  → {check.hint}" if check.hint and not check.ok else ""
+        ui.print(f"{mark} {check.name}: {check.detail}{hint}")
+    failed = [check.name for check in results if check.required and not check.ok]
+    if failed:
+        raise OperationFailed(
+            f"{len(failed)} check(s) failed: {', '.join(failed)}", "follow the hints above"
+        )
