@@ -45,3 +45,4 @@ def doctor(c: Context, env: str = "") -> None:
         raise OperationFailed(
             f"{len(failed)} check(s) failed: {', '.join(failed)}", "follow the hints above"
         )
+TASKS = [plan, doctor]
