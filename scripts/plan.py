@@ -140,7 +140,7 @@ def verify_actions(settings: Settings) -> list[Action]:
     hub = settings.hub
     actions = [
         Action(stage, f"wait for hub and proxy pods in namespace {hub.namespace}"),
-        Action(stage, f"GET {hub.url or 'the proxy-public address'}hub/api/health"),
+        Action(stage, f"GET {hub.url or 'http://<proxy-public address>/'}hub/api/health"),
     ]
     if hub.auth.type == "native":
         actions.append(Action(stage, "register admin accounts at once (hub.admins)"))

@@ -36,7 +36,11 @@ class Environment:
     @property
     def kubeconfig(self) -> Path:
         configured = self.settings.cluster.kubeconfig
-        return Path(configured).expanduser() if configured else paths.kubeconfig_file(self.name)
+        if not configured:
+            return paths.kubeconfig_file(self.name)
+        path = Path(configured).expanduser()
+        # Relative paths in a config file mean "from the repository", not from $PWD.
+        return path if path.is_absolute() else paths.ROOT / path
 
     def secret_values(self) -> list[str]:
         return self.secrets.values() if self.secrets else []
