@@ -1,0 +1,405 @@
+"""Kubernetes objects we own: create when missing, update only what differs.
+
+`ensure` compares the fields this tool sets (labels and annotations it lists,
+data, the kind's spec fields) with the live object and patches only those, so
+labels added by others survive and a re-run makes no write at all. Fields the
+API server will not change after creation (a StorageClass's provisioner, a
+PriorityClass's value) are reported with a remedy instead of attempted.
+
+The kubernetes client is imported inside functions: `invoke --list` must not
+pay for it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from .changes import Changes
+from .errors import OperationFailed
+from .waiting import Clock, retry, wait_until
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+
+Manifest = dict[str, Any]
+Outcome = Literal["created", "updated", "unchanged"]
+T = TypeVar("T")
+DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How to reach one kind through the typed client, and which fields we own."""
+
+    api: str
+    method: str
+    namespaced: bool
+    fields: tuple[str, ...] = ()
+    immutable: tuple[str, ...] = ()
+    # Annotations whose absence from our manifest means "must not be set".
+    owned_annotations: tuple[str, ...] = ()
+
+
+KINDS: dict[str, Kind] = {
+    "Namespace": Kind("CoreV1Api", "namespace", namespaced=False),
+    "Secret": Kind("CoreV1Api", "secret", namespaced=True, fields=("data",), immutable=("type",)),
+    "ConfigMap": Kind("CoreV1Api", "config_map", namespaced=True, fields=("data",)),
+    "StorageClass": Kind(
+        "StorageV1Api",
+        "storage_class",
+        namespaced=False,
+        fields=("allowVolumeExpansion",),
+        immutable=("provisioner", "parameters", "reclaimPolicy", "volumeBindingMode"),
+        owned_annotations=(DEFAULT_CLASS_ANNOTATION,),
+    ),
+    "PriorityClass": Kind(
+        "SchedulingV1Api",
+        "priority_class",
+        namespaced=False,
+        fields=("globalDefault", "description"),
+        immutable=("value", "preemptionPolicy"),
+    ),
+}
+
+
+def api_client(kubeconfig: Path) -> ApiClient:
+    """A client for the cluster in a kubeconfig file."""
+    from kubernetes import client, config
+
+    if not kubeconfig.is_file():
+        raise OperationFailed(
+            f"kubeconfig {kubeconfig} does not exist",
+            "write it with `invoke cluster.kubeconfig --env ENV` (or set cluster.kubeconfig)",
+        )
+    configuration = client.Configuration()
+    try:
+        config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
+    except config.ConfigException as error:
+        raise OperationFailed(
+            f"kubeconfig {kubeconfig} is not usable: {error}",
+            "regenerate it with `invoke cluster.kubeconfig --env ENV`",
+        ) from None
+    return client.ApiClient(configuration)
+
+
+# ------------------------------------------------------------------ API calls
+
+
+def _transient(error: Exception) -> bool:
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    if isinstance(error, ApiException):
+        return error.status in (429, 500, 502, 503, 504)
+    return isinstance(error, HTTPError | ConnectionError)
+
+
+def api_message(error: Exception) -> str:
+    """The API server's own words for a failed call."""
+    from kubernetes.client.exceptions import ApiException
+
+    if isinstance(error, ApiException):
+        try:
+            body = json.loads(error.body or "{}")
+        except ValueError:
+            body = {}
+        message = body.get("message") if isinstance(body, dict) else None
+        return f"{error.status} {error.reason}: {message or error.body or ''}".strip()
+    return f"{type(error).__name__}: {error}"
+
+
+def call(what: str, action: Callable[[], T], clock: Clock | None = None) -> T:
+    """One API call: transient failures are retried, the rest become OperationFailed."""
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    try:
+        return retry(action, transient=_transient, clock=clock)
+    except (ApiException, HTTPError, ConnectionError) as error:
+        raise OperationFailed(
+            f"Kubernetes API: {what} failed: {api_message(error)}",
+            "check the cluster with `invoke cluster.check`, then re-run (nothing is repeated)",
+        ) from None
+
+
+def _not_found(error: Exception) -> bool:
+    from kubernetes.client.exceptions import ApiException
+
+    return isinstance(error, ApiException) and error.status == 404
+
+
+def read_or_none(what: str, read: Callable[[], T]) -> T | None:
+    """A read that answers None for 404 instead of failing."""
+    from kubernetes.client.exceptions import ApiException
+
+    def attempt() -> T | None:
+        try:
+            return read()
+        except ApiException as error:
+            if _not_found(error):
+                return None
+            raise
+
+    return call(what, attempt)
+
+
+# ------------------------------------------------------------------ ensure
+
+
+def _kind(manifest: Manifest) -> Kind:
+    kind = manifest.get("kind", "")
+    if kind not in KINDS:
+        raise ValueError(f"ensure() handles {', '.join(KINDS)}, not {kind!r}")
+    return KINDS[kind]
+
+
+def _method(api: ApiClient, kind: Kind, verb: str) -> Callable[..., Any]:
+    from kubernetes import client
+
+    typed = getattr(client, kind.api)(api)
+    name = f"{verb}_namespaced_{kind.method}" if kind.namespaced else f"{verb}_{kind.method}"
+    method: Callable[..., Any] = getattr(typed, name)
+    return method
+
+
+def describe(manifest: Manifest) -> str:
+    meta = manifest["metadata"]
+    where = f"{meta['namespace']}/" if meta.get("namespace") else ""
+    return f"{manifest['kind']} {where}{meta['name']}"
+
+
+def wire_form(manifest: Manifest) -> Manifest:
+    """The manifest as we send it: a Secret's stringData becomes base64 data.
+
+    The API server would convert stringData itself, but comparing and patching is
+    simpler (and works on test servers that store bodies verbatim) with data only.
+    """
+    if manifest.get("kind") != "Secret" or "stringData" not in manifest:
+        return manifest
+    sent = {key: value for key, value in manifest.items() if key != "stringData"}
+    data = dict(manifest.get("data") or {})
+    for key, value in manifest["stringData"].items():
+        data[key] = base64.b64encode(value.encode()).decode()
+    sent["data"] = data
+    return sent
+
+
+def _differences(kind: Kind, wanted: Manifest, live: Manifest) -> tuple[Manifest, list[str]]:
+    """A patch that brings live to wanted for the fields we own, and their names.
+
+    The client sends a dict as a strategic merge patch; for the maps and scalars we
+    patch (labels, annotations, data, spec scalars) that is the same as a JSON merge
+    patch: keys merge, null deletes. No list is ever patched, so the two never differ.
+    """
+    patch: Manifest = {}
+    changed: list[str] = []
+    wanted_meta, live_meta = wanted.get("metadata", {}), live.get("metadata", {})
+    for section in ("labels", "annotations"):
+        ours = dict(wanted_meta.get(section) or {})
+        theirs = live_meta.get(section) or {}
+        if section == "annotations":
+            for key in kind.owned_annotations:
+                if key not in ours and key in theirs:
+                    ours[key] = None
+        delta = {k: v for k, v in ours.items() if theirs.get(k) != v}
+        if delta:
+            patch.setdefault("metadata", {})[section] = delta
+            changed.append(f"metadata.{section}")
+    for field in kind.fields:
+        if field not in wanted:
+            continue
+        ours_value, theirs_value = wanted[field], live.get(field)
+        if field == "data":
+            ours_map, theirs_map = dict(ours_value or {}), dict(theirs_value or {})
+            if ours_map != theirs_map:
+                # null deletes a key in a merge patch: keys we no longer set go away.
+                delta = {k: v for k, v in ours_map.items() if theirs_map.get(k) != v}
+                delta.update({k: None for k in theirs_map if k not in ours_map})
+                patch["data"] = delta
+                changed.append("data")
+        elif ours_value != theirs_value:
+            patch[field] = ours_value
+            changed.append(field)
+    return patch, changed
+
+
+def _immutable_changes(kind: Kind, wanted: Manifest, live: Manifest) -> list[str]:
+    found = []
+    for field in kind.immutable:
+        ours, theirs = wanted.get(field), live.get(field)
+        # An empty map and no map are the same thing to the API server.
+        if (ours or None) != (theirs or None):
+            found.append(f"{field} (live {theirs!r}, wanted {ours!r})")
+    return found
+
+
+def ensure(api: ApiClient, manifest: Manifest, changes: Changes) -> Outcome:
+    """Create the object, or patch the fields we own that differ; never recreate it."""
+    kind = _kind(manifest)
+    wanted = wire_form(manifest)
+    meta = wanted["metadata"]
+    name, namespace = meta["name"], meta.get("namespace")
+    scope = {"namespace": namespace} if kind.namespaced else {}
+    label = describe(manifest)
+
+    live_model = read_or_none(f"read {label}", lambda: _method(api, kind, "read")(name, **scope))
+    if live_model is None:
+        create = _method(api, kind, "create")
+        changes.make(
+            f"create {label}",
+            lambda: call(f"create {label}", lambda: create(**scope, body=wanted)),
+        )
+        return "created"
+
+    live: Manifest = api.sanitize_for_serialization(live_model)
+    immutable = _immutable_changes(kind, wanted, live)
+    if immutable:
+        raise OperationFailed(
+            f"{label} exists with different {', '.join(immutable)}; "
+            "Kubernetes cannot change these in place",
+            f"if nothing uses it, delete it (`kubectl delete {manifest['kind'].lower()} {name}`) "
+            "and re-run; otherwise set the config to match the live object",
+        )
+    patch, changed = _differences(kind, wanted, live)
+    if not patch:
+        return "unchanged"
+    update = _method(api, kind, "patch")
+    changes.make(
+        f"update {label} ({', '.join(changed)})",
+        lambda: call(
+            f"update {label}",
+            lambda: update(name, **scope, body=patch),
+        ),
+    )
+    return "updated"
+
+
+# ------------------------------------------------------------------ reading
+
+
+def read_secret(api: ApiClient, namespace: str, name: str) -> dict[str, str] | None:
+    """A Secret's data, decoded; None when it does not exist."""
+    found = read_secret_manifest(api, namespace, name)
+    if found is None:
+        return None
+    return {
+        key: base64.b64decode(value).decode("utf-8", errors="replace")
+        for key, value in (found.get("data") or {}).items()
+    }
+
+
+def read_secret_manifest(api: ApiClient, namespace: str, name: str) -> Manifest | None:
+    """A Secret as a plain manifest (data still base64); None when it does not exist."""
+    from kubernetes import client
+
+    core = client.CoreV1Api(api)
+    found = read_or_none(
+        f"read Secret {namespace}/{name}", lambda: core.read_namespaced_secret(name, namespace)
+    )
+    if found is None:
+        return None
+    manifest: Manifest = api.sanitize_for_serialization(found)
+    return manifest
+
+
+def load_balancer_address(api: ApiClient, namespace: str, service: str) -> str | None:
+    """The external IP (or hostname) of a LoadBalancer Service; None until it has one."""
+    from kubernetes import client
+
+    core = client.CoreV1Api(api)
+    found = read_or_none(
+        f"read Service {namespace}/{service}",
+        lambda: core.read_namespaced_service(service, namespace),
+    )
+    if found is None or found.status is None or found.status.load_balancer is None:
+        return None
+    for ingress in found.status.load_balancer.ingress or []:
+        if ingress.ip or ingress.hostname:
+            return str(ingress.ip or ingress.hostname)
+    return None
+
+
+# ------------------------------------------------------------------ waiting
+
+# Container states that no amount of waiting fixes.
+_HOPELESS = {"InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError"}
+
+
+@dataclass(frozen=True)
+class PodState:
+    name: str
+    ready: bool
+    detail: str
+
+
+def pod_states(api: ApiClient, namespace: str, label_selector: str) -> list[PodState]:
+    from kubernetes import client
+
+    core = client.CoreV1Api(api)
+    pods = call(
+        f"list pods {label_selector} in {namespace}",
+        lambda: core.list_namespaced_pod(namespace, label_selector=label_selector),
+    )
+    states = []
+    for pod in pods.items:
+        if pod.metadata.deletion_timestamp is not None:
+            continue
+        status = pod.status
+        conditions = {c.type: c.status for c in (status.conditions or [])} if status else {}
+        ready = conditions.get("Ready") == "True"
+        detail = (status.phase if status else None) or "Pending"
+        for container in (status.container_statuses or []) if status else []:
+            waiting = container.state.waiting if container.state else None
+            if waiting is not None and waiting.reason:
+                detail = waiting.reason
+        states.append(PodState(pod.metadata.name, ready, "Ready" if ready else detail))
+    return states
+
+
+def wait_for_pods(
+    api: ApiClient,
+    namespace: str,
+    label_selector: str,
+    *,
+    what: str,
+    timeout: float,
+    clock: Clock | None = None,
+) -> list[PodState]:
+    """Wait until at least one pod matches and every matching pod is Ready."""
+    last: list[PodState] = []
+
+    def probe() -> list[PodState] | None:
+        nonlocal last
+        last = pod_states(api, namespace, label_selector)
+        hopeless = [p for p in last if p.detail in _HOPELESS]
+        if hopeless:
+            pod = hopeless[0]
+            raise OperationFailed(
+                f"{what}: pod {pod.name} cannot start ({pod.detail})",
+                f"see `kubectl describe pod -n {namespace} {pod.name}`, fix the config, re-run",
+            )
+        if last and all(p.ready for p in last):
+            return last
+        return None
+
+    try:
+        return wait_until(probe, what=what, timeout=timeout, clock=clock)
+    except OperationFailed as error:
+        if not error.cause.startswith("timed out"):
+            raise
+        if not last:
+            raise OperationFailed(
+                f"{error.cause} (no pod in {namespace} matches {label_selector})",
+                f"see `kubectl get pods -n {namespace}` and `helm status`; then re-run",
+            ) from None
+        seen = ", ".join(f"{p.name}: {p.detail}" for p in last)
+        pod = next((p for p in last if not p.ready), last[0])
+        raise OperationFailed(
+            f"{error.cause} (pods: {seen})",
+            f"see `kubectl describe pod -n {namespace} {pod.name}` and its logs, then re-run",
+        ) from None

@@ -1,0 +1,325 @@
+"""core.kube against kmock's Kubernetes emulator, through the real kubernetes client."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scripts.core import kube as corekube
+from scripts.core import manifests
+from scripts.core.changes import Changes
+from scripts.core.console import Console
+from scripts.core.errors import OperationFailed
+from scripts.core.settings import Storage
+from tests.support.fakekube import FakeKube
+
+
+class FakeClock:
+    """Time that passes only when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def changes(dry_run: bool = False) -> Changes:
+    return Changes(Console(), dry_run=dry_run)
+
+
+def stored(kube: FakeKube, resource: str, name: str, namespace: str | None = None) -> Any:
+    found = kube.get(resource, name, namespace)
+    assert found is not None, f"{resource}/{name} missing"
+    return found
+
+
+def decoded(secret: dict[str, Any]) -> dict[str, str]:
+    return {k: base64.b64decode(v).decode() for k, v in secret.get("data", {}).items()}
+
+
+# ------------------------------------------------------------------ client
+
+
+def test_api_client_reads_a_kubeconfig(kube: FakeKube) -> None:
+    from kubernetes import client
+
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "seen"}})
+    api = corekube.api_client(kube.kubeconfig_path)
+    names = [n.metadata.name for n in client.CoreV1Api(api).list_namespace().items]
+    assert "seen" in names
+
+
+def test_missing_kubeconfig_names_the_task(tmp_path: Path) -> None:
+    with pytest.raises(OperationFailed, match="does not exist") as failure:
+        corekube.api_client(tmp_path / "nope")
+    assert "cluster.kubeconfig" in failure.value.remedy
+
+
+def test_broken_kubeconfig_is_an_operation_failure(tmp_path: Path) -> None:
+    path = tmp_path / "kubeconfig"
+    path.write_text("apiVersion: v1\nkind: Config\nclusters: []\n")
+    with pytest.raises(OperationFailed, match="not usable"):
+        corekube.api_client(path)
+
+
+# ------------------------------------------------------------------ ensure
+
+
+def test_namespace_created_then_unchanged(kube: FakeKube) -> None:
+    manifest = manifests.namespace("jhub")
+    assert corekube.ensure(kube.api_client, manifest, changes()) == "created"
+    assert stored(kube, "namespaces", "jhub")["metadata"]["labels"] == {
+        "app.kubernetes.io/managed-by": "jhub-openstack"
+    }
+    kube.clear_requests()
+    assert corekube.ensure(kube.api_client, manifest, changes()) == "unchanged"
+    assert kube.mutating_requests() == []
+
+
+def test_foreign_labels_survive_and_ours_are_restored(kube: FakeKube) -> None:
+    kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": "jhub", "labels": {"team": "research"}},
+        }
+    )
+    assert corekube.ensure(kube.api_client, manifests.namespace("jhub"), changes()) == "updated"
+    labels = stored(kube, "namespaces", "jhub")["metadata"]["labels"]
+    assert labels == {"team": "research", "app.kubernetes.io/managed-by": "jhub-openstack"}
+    (patch,) = [r for r in kube.mutating_requests() if r.method == "PATCH"]
+    # Only our label is sent: the team's label is left to its owner.
+    assert patch.body["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "jhub-openstack"}
+
+
+def test_dry_run_reads_but_does_not_write(kube: FakeKube) -> None:
+    planned = changes(dry_run=True)
+    assert corekube.ensure(kube.api_client, manifests.namespace("jhub"), planned) == "created"
+    assert kube.mutating_requests() == []
+    assert kube.get("namespaces", "jhub") is None
+    assert planned.made == ["(dry run) create Namespace jhub"]
+
+
+def secret_manifest(data: dict[str, str]) -> dict[str, Any]:
+    return manifests.secret("hub-metrics-token", "prometheus", data)
+
+
+def test_secret_compares_decoded_data(kube: FakeKube) -> None:
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prometheus"}})
+    first = secret_manifest({"token": "s3cret-value-one", "extra": "x"})
+    assert corekube.ensure(kube.api_client, first, changes()) == "created"
+    assert decoded(stored(kube, "secrets", "hub-metrics-token", "prometheus")) == {
+        "token": "s3cret-value-one",
+        "extra": "x",
+    }
+    kube.clear_requests()
+    assert corekube.ensure(kube.api_client, first, changes()) == "unchanged"
+    assert kube.mutating_requests() == []
+
+    record = changes()
+    second = secret_manifest({"token": "s3cret-value-two"})
+    assert corekube.ensure(kube.api_client, second, record) == "updated"
+    assert decoded(stored(kube, "secrets", "hub-metrics-token", "prometheus")) == {
+        "token": "s3cret-value-two"
+    }
+    # What was changed is named, never the value.
+    assert record.made == ["update Secret prometheus/hub-metrics-token (data)"]
+
+
+def test_config_map_data_is_replaced_key_by_key(kube: FakeKube) -> None:
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prometheus"}})
+    board = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "dash",
+            "namespace": "prometheus",
+            "labels": {"grafana_dashboard": "1"},
+        },
+        "data": {"a.json": "{}", "b.json": "{}"},
+    }
+    assert corekube.ensure(kube.api_client, board, changes()) == "created"
+    board["data"] = {"a.json": '{"v": 2}'}
+    assert corekube.ensure(kube.api_client, board, changes()) == "updated"
+    assert stored(kube, "configmaps", "dash", "prometheus")["data"] == {"a.json": '{"v": 2}'}
+
+
+def test_storage_class_default_annotation_follows_config(kube: FakeKube) -> None:
+    storage = Storage(availability_zone="nova")
+    assert (
+        corekube.ensure(kube.api_client, manifests.storage_class(storage), changes()) == "created"
+    )
+    live = stored(kube, "storageclasses", "cinder-storage")
+    assert live["provisioner"] == "cinder.csi.openstack.org"
+    assert live["parameters"] == {"availability": "nova"}
+    assert live["metadata"]["annotations"] == {
+        "storageclass.kubernetes.io/is-default-class": "true"
+    }
+    not_default = manifests.storage_class(Storage(availability_zone="nova", default_class=False))
+    assert corekube.ensure(kube.api_client, not_default, changes()) == "updated"
+    annotations = stored(kube, "storageclasses", "cinder-storage")["metadata"].get("annotations")
+    assert not annotations
+    kube.clear_requests()
+    assert corekube.ensure(kube.api_client, not_default, changes()) == "unchanged"
+    assert kube.mutating_requests() == []
+
+
+def test_immutable_storage_class_fields_are_refused_not_patched(kube: FakeKube) -> None:
+    corekube.ensure(kube.api_client, manifests.storage_class(Storage()), changes())
+    kube.clear_requests()
+    moved = manifests.storage_class(Storage(availability_zone="ceph-az"))
+    with pytest.raises(OperationFailed, match="parameters") as failure:
+        corekube.ensure(kube.api_client, moved, changes())
+    assert "kubectl delete storageclass cinder-storage" in failure.value.remedy
+    assert kube.mutating_requests() == []
+
+
+def test_priority_class_value_is_immutable(kube: FakeKube) -> None:
+    wanted = manifests.priority_class("nvidia-priority-class")
+    assert corekube.ensure(kube.api_client, wanted, changes()) == "created"
+    assert corekube.ensure(kube.api_client, wanted, changes()) == "unchanged"
+    lowered = {**wanted, "value": 1000}
+    with pytest.raises(OperationFailed, match="value"):
+        corekube.ensure(kube.api_client, lowered, changes())
+
+
+def test_unsupported_kind_is_a_bug() -> None:
+    with pytest.raises(ValueError, match="not 'Deployment'"):
+        corekube.ensure(None, {"kind": "Deployment", "metadata": {"name": "x"}}, changes())  # type: ignore[arg-type]
+
+
+def test_api_errors_carry_the_servers_message(kube: FakeKube) -> None:
+    import kmock
+
+    refusal = {"kind": "Status", "status": "Failure", "message": "forbidden by policy"}
+    kube.emulator["get /api/v1/namespaces/broken"] << kmock.Response(status=403, payload=refusal)
+    with pytest.raises(OperationFailed, match=r"403 .*forbidden by policy"):
+        corekube.ensure(kube.api_client, manifests.namespace("broken"), changes())
+    assert kube.mutating_requests() == []
+
+
+# ------------------------------------------------------------------ reading
+
+
+def test_read_secret_decodes_and_missing_is_none(kube: FakeKube) -> None:
+    assert corekube.read_secret(kube.api_client, "jhub", "proxy-public-tls-acme") is None
+    kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "proxy-public-tls-acme", "namespace": "jhub"},
+            "data": {"acme.json": base64.b64encode(b'{"certs": 1}').decode()},
+        }
+    )
+    assert corekube.read_secret(kube.api_client, "jhub", "proxy-public-tls-acme") == {
+        "acme.json": '{"certs": 1}'
+    }
+
+
+def test_load_balancer_address(kube: FakeKube) -> None:
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "proxy-public", "namespace": "jhub"},
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
+    }
+    assert corekube.load_balancer_address(kube.api_client, "jhub", "proxy-public") is None
+    kube.create(service)
+    assert corekube.load_balancer_address(kube.api_client, "jhub", "proxy-public") is None
+    kube.patch(
+        "services",
+        "proxy-public",
+        {"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}}},
+        namespace="jhub",
+    )
+    assert corekube.load_balancer_address(kube.api_client, "jhub", "proxy-public") == "192.0.2.10"
+
+
+# ------------------------------------------------------------------ waiting
+
+
+def pod(name: str, ready: bool, waiting: str | None = None) -> dict[str, Any]:
+    status: dict[str, Any] = {
+        "phase": "Running" if ready else "Pending",
+        "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+    }
+    if waiting:
+        status["containerStatuses"] = [
+            {
+                "name": "hub",
+                "image": "hub",
+                "imageID": "",
+                "ready": False,
+                "restartCount": 0,
+                "state": {"waiting": {"reason": waiting}},
+            }
+        ]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "jhub", "labels": {"component": "hub"}},
+        "spec": {"containers": [{"name": "hub", "image": "hub"}]},
+        "status": status,
+    }
+
+
+def test_wait_for_pods_returns_when_all_are_ready(kube: FakeKube) -> None:
+    kube.create(pod("hub-1", ready=False))
+
+    class ReadyAfterTwoPolls(FakeClock):
+        def sleep(self, seconds: float) -> None:
+            super().sleep(seconds)
+            if len(self.sleeps) == 2:
+                kube.patch("pods", "hub-1", {"status": pod("hub-1", True)["status"]}, "jhub")
+
+    clock = ReadyAfterTwoPolls()
+    found = corekube.wait_for_pods(
+        kube.api_client, "jhub", "component=hub", what="the hub", timeout=300, clock=clock
+    )
+    assert [(p.name, p.ready) for p in found] == [("hub-1", True)]
+    assert len(clock.sleeps) == 2
+
+
+def test_wait_for_pods_times_out_naming_the_pod_state(kube: FakeKube) -> None:
+    kube.create(pod("hub-1", ready=False, waiting="ImagePullBackOff"))
+    with pytest.raises(OperationFailed, match=r"the hub.*hub-1: ImagePullBackOff") as failure:
+        corekube.wait_for_pods(
+            kube.api_client,
+            "jhub",
+            "component=hub",
+            what="the hub",
+            timeout=60,
+            clock=FakeClock(),
+        )
+    assert "kubectl describe pod -n jhub hub-1" in failure.value.remedy
+
+
+def test_wait_for_pods_without_pods_says_so(kube: FakeKube) -> None:
+    with pytest.raises(OperationFailed, match="no pod in jhub matches component=hub"):
+        corekube.wait_for_pods(
+            kube.api_client,
+            "jhub",
+            "component=hub",
+            what="the hub",
+            timeout=30,
+            clock=FakeClock(),
+        )
+
+
+def test_hopeless_pods_fail_at_once(kube: FakeKube) -> None:
+    kube.create(pod("hub-1", ready=False, waiting="InvalidImageName"))
+    clock = FakeClock()
+    with pytest.raises(OperationFailed, match="cannot start \\(InvalidImageName\\)"):
+        corekube.wait_for_pods(
+            kube.api_client, "jhub", "component=hub", what="the hub", timeout=600, clock=clock
+        )
+    assert clock.sleeps == []
