@@ -1,0 +1,1 @@
+"""kube-prometheus-stack, the hub's metrics, GPU metrics and the Grafana dashboards."""

@@ -1,0 +1,173 @@
+"""`invoke monitoring.deploy`: kube-prometheus-stack with the hub, GPU and cluster wired in.
+
+1. The monitoring namespace, labelled so the hub's NetworkPolicy can admit Prometheus.
+2. The Grafana admin Secret and the hub metrics-token Secret, from the secrets file:
+   the Helm values only name them, so no secret is ever part of a release.
+3. The dashboards as sidecar ConfigMaps in the configured folder.
+4. The Helm release, upgraded only when the rendered values differ from the
+   deployed ones (an unchanged re-run restarts nothing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..core import helm as helm_cli
+from ..core import kube, manifests
+from ..core.changes import Changes
+from ..core.console import Console
+from ..core.errors import BadInput, Problem
+from ..core.loading import Environment
+from ..core.manifests import Manifest
+from ..core.settings import Secrets, Settings
+from ..core.templates import render
+from . import dashboards
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+
+# z2jh's hub NetworkPolicy admits pods carrying this label, and (with
+# hub.networkPolicy.interNamespaceAccessLabels: accept) only from namespaces carrying it.
+HUB_ACCESS = {"hub.jupyter.org/network-access-hub": "true"}
+UPGRADE_TIMEOUT_SECONDS = 15 * 60
+
+
+def check(environment: Environment) -> tuple[Settings, Secrets]:
+    """Refuse before any call when monitoring is off or the secrets are missing."""
+    settings = environment.settings
+    if not settings.monitoring.enabled:
+        raise BadInput(
+            Problem(
+                "monitoring.enabled",
+                f"is false in {environment.config_path}; set it to true to deploy monitoring",
+            )
+        )
+    if environment.secrets is None:
+        raise BadInput(
+            Problem(
+                str(environment.secrets_path),
+                f"secrets file not found; generate it with "
+                f"`invoke config.init --env {environment.name}`",
+            )
+        )
+    return settings, environment.secrets
+
+
+def monitoring_namespace(settings: Settings) -> Manifest:
+    manifest = manifests.namespace(settings.monitoring.namespace)
+    manifest["metadata"]["labels"].update(HUB_ACCESS)
+    return manifest
+
+
+def objects(settings: Settings, secrets: Secrets) -> list[Manifest]:
+    """What exists before the release, in the order it is applied."""
+    return [
+        monitoring_namespace(settings),
+        manifests.grafana_admin_secret(settings, secrets),
+        manifests.metrics_token_secret(settings, secrets),
+    ]
+
+
+def changed_keys(deployed: Any, wanted: Any, prefix: str = "") -> list[str]:
+    """Dotted paths at which two value trees differ (for saying what an upgrade changes)."""
+    if isinstance(deployed, dict) and isinstance(wanted, dict):
+        found: list[str] = []
+        for key in sorted(set(deployed) | set(wanted), key=str):
+            path = f"{prefix}.{key}" if prefix else str(key)
+            found += changed_keys(deployed.get(key), wanted.get(key), path)
+        return found
+    return [] if deployed == wanted else [prefix or "(all values)"]
+
+
+@dataclass
+class Deployment:
+    environment: Environment
+    ui: Console
+    changes: Changes
+    api: ApiClient
+    helm: helm_cli.Helm
+
+
+def ensure_objects(run: Deployment, settings: Settings, secrets: Secrets) -> None:
+    for manifest in objects(settings, secrets):
+        label = kube.describe(manifest)
+        with run.ui.step(f"{label}") as step:
+            outcome = kube.ensure(run.api, manifest, run.changes)
+            _report(step, outcome, run.changes.dry_run)
+
+
+def ensure_dashboards(run: Deployment, settings: Settings) -> None:
+    folder = settings.monitoring.dashboards_folder
+    with run.ui.step(f"dashboards in Grafana folder {folder!r}") as step:
+        outcomes = dashboards.apply(run.api, settings, run.changes)
+        changed = sorted(name for name, outcome in outcomes.items() if outcome != "unchanged")
+        if not changed:
+            step.unchanged(f"{len(outcomes)} ConfigMaps as committed")
+        elif run.changes.dry_run:
+            step.planned(", ".join(changed))
+        else:
+            step.done(", ".join(changed))
+
+
+def ensure_release(run: Deployment, settings: Settings, secrets: Secrets) -> None:
+    monitoring = settings.monitoring
+    chart = monitoring.chart
+    wanted = render("kube-prometheus-stack", settings, secrets).values
+    release = f"{monitoring.namespace}/{monitoring.release}"
+    with run.ui.step(f"Helm release {release} ({chart.name} {chart.version})") as step:
+        deployed = run.helm.get_values(monitoring.release, monitoring.namespace)
+        if deployed == wanted:
+            step.unchanged("deployed values equal the rendered ones; no upgrade")
+            return
+        what = "install" if deployed is None else "upgrade"
+        if deployed is not None:
+            keys = changed_keys(deployed, wanted)
+            more = " …" if len(keys) > 8 else ""
+            run.ui.print(f"  values changed at: {', '.join(keys[:8])}{more}")
+        run.changes.make(
+            f"{what} {monitoring.release} with {chart.repo} {chart.name} {chart.version}",
+            lambda: run.helm.upgrade_install(
+                monitoring.release,
+                chart.name,
+                repo=chart.repo,
+                version=chart.version,
+                namespace=monitoring.namespace,
+                values=wanted,
+                timeout_seconds=UPGRADE_TIMEOUT_SECONDS,
+            ),
+        )
+        if run.changes.dry_run:
+            step.planned(f"would {what}")
+
+
+def _report(step: Any, outcome: kube.Outcome, dry_run: bool) -> None:
+    if outcome == "unchanged":
+        step.unchanged()
+    elif dry_run:
+        step.planned(f"would be {outcome}")
+    else:
+        step.done(outcome)
+
+
+def run(environment: Environment, ui: Console, *, dry_run: bool) -> Changes:
+    settings, secrets = check(environment)
+    # Committed dashboards are read before anything changes: a broken checkout stops here.
+    dashboards.committed()
+    if settings.monitoring.expose == "loadbalancer":
+        ui.warn(
+            "monitoring.expose is 'loadbalancer': Grafana and Prometheus get public "
+            "addresses, and Prometheus has no login. Prefer 'clusterip' and "
+            f"`invoke monitoring.grafana --env {environment.name}` (a port-forward)."
+        )
+    deployment = Deployment(
+        environment,
+        ui,
+        Changes(ui, dry_run),
+        kube.api_client(environment.kubeconfig),
+        helm_cli.Helm(kubeconfig=environment.kubeconfig),
+    )
+    ensure_objects(deployment, settings, secrets)
+    ensure_dashboards(deployment, settings)
+    ensure_release(deployment, settings, secrets)
+    return deployment.changes

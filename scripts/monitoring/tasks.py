@@ -1,0 +1,81 @@
+"""invoke monitoring.*: deploy the stack, manage dashboards, reach Grafana."""
+
+from __future__ import annotations
+
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.tasks import task
+
+from ..core.runner import procedure
+
+ENV = "environment name (default: $JHUB_ENV, else example)"
+
+
+@task(
+    help={
+        "env": ENV,
+        "dry_run": "show what would be created, updated or upgraded; change nothing",
+    }
+)
+@procedure
+def deploy(c: Context, env: str = "", dry_run: bool = False) -> None:
+    """kube-prometheus-stack with the hub's metrics, GPU metrics and the dashboards."""
+    from ..core import loading
+    from ..core.console import Console
+    from . import deploy as procedure_module
+
+    environment = loading.load(env or None, require_secrets=True)
+    ui = Console()
+    ui.add_secrets(environment.secret_values())
+    procedure_module.run(environment, ui, dry_run=dry_run)
+    ui.summary([f"Grafana: invoke monitoring.grafana --env {environment.name}"])
+
+
+@task(
+    help={
+        "env": ENV,
+        "build": "rebuild dashboards/*.json from scripts/monitoring (needs grafana-foundation-sdk)",
+        "apply": "update the dashboard ConfigMaps in the cluster, without a Helm upgrade",
+        "dry_run": "show which files or ConfigMaps would change; change nothing",
+    }
+)
+@procedure
+def dashboards(
+    c: Context, env: str = "", build: bool = False, apply: bool = False, dry_run: bool = False
+) -> None:
+    """Check, rebuild (--build) or publish (--apply) the Grafana dashboards."""
+    from ..core import loading
+    from ..core.console import Console
+    from . import update_dashboards
+
+    ui = Console()
+    # Only publishing needs an environment; checking and rebuilding are offline.
+    environment = loading.load(env or None, require_secrets=False) if apply else None
+    if environment is not None:
+        ui.add_secrets(environment.secret_values())
+    update_dashboards.run(ui, build=build, environment=environment, dry_run=dry_run)
+
+
+@task(
+    help={
+        "env": ENV,
+        "show_password": "also print the Grafana admin password (keep it off shared screens)",
+    }
+)
+@procedure
+def grafana(c: Context, env: str = "", show_password: bool = False) -> None:
+    """Grafana's URL (or the port-forward command) and its admin user."""
+    from ..core import kube, loading
+    from ..core.console import Console
+    from . import grafana as grafana_access
+
+    environment = loading.load(env or None, require_secrets=False)
+    ui = Console()
+    ui.add_secrets(environment.secret_values())
+    found = grafana_access.access(
+        kube.api_client(environment.kubeconfig), environment.settings, environment.kubeconfig
+    )
+    grafana_access.show(ui, found, show_password=show_password)
+
+
+ns = Collection("monitoring", deploy, dashboards, grafana)
