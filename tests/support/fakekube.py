@@ -478,8 +478,12 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
     ) -> dict[str, Any]:
         async with self._lock:
             obj = self._objects[res, namespace, name]
-            obj.patch(patch)
-            obj.patch({"metadata": {"resourceVersion": self.next_rv()}})
+            rv = self.next_rv()
+            if isinstance(patch, dict):
+                meta = {**patch.get("metadata", {}), "resourceVersion": rv}
+                obj.patch({**patch, "metadata": meta})
+            else:
+                obj.patch([*patch, {"op": "add", "path": "/metadata/resourceVersion", "value": rv}])
             raw: dict[str, Any] = obj.raw
             await self._buses[res].put({"type": "MODIFIED", "object": raw})
         return copy.deepcopy(raw)
