@@ -1,0 +1,1 @@
+"""A hub on a local kind cluster."""
