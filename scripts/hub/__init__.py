@@ -1,0 +1,1 @@
+"""hub.*: deploy JupyterHub, register admins, approve sign-ups, certificates, status."""

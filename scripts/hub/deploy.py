@@ -1,0 +1,225 @@
+"""hub.deploy: the seed's "Deploying Jupyter hub", as one repeatable command.
+
+1. the storage class for user volumes (Cinder CSI) and the hub's namespace;
+2. the floating IP: allocated and free, or already on this hub's load balancer;
+3. the Let's Encrypt certificate put back from the backup hub.uninstall made;
+4. the values rendered and compared with the deployed release: equal means no
+   upgrade at all, so the hub is not restarted;
+5. otherwise the changed keys (secrets masked), a warning about the restart, and
+   `helm upgrade --install --wait`;
+6. the hub and proxy pods ready, the load balancer's address, where to go next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..core import helm, kube, manifests, paths, templates
+from ..core.changes import Changes
+from ..core.console import Console, Step
+from ..core.loading import Environment
+from ..core.waiting import Clock, wait_until
+from . import floating_ip, tls_backup, values_diff
+from .prompts import Ask, confirm_interruption
+from .urls import authorize_url, public_url
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+
+HUB_PODS = "component=hub,release={release}"
+PROXY_PODS = "component=proxy,release={release}"
+RESTART_WARNING = "hub restarts, about a minute of downtime; running user servers keep running"
+# The load balancer comes after the pods; Octavia takes a few minutes to build one.
+LOAD_BALANCER_TIMEOUT = 600
+
+
+@dataclass
+class Options:
+    dry_run: bool = False
+    yes: bool = False
+    ask: Ask | None = None
+    clock: Clock | None = None
+
+
+@dataclass
+class Outcome:
+    """What the run did, for the summary and for tests."""
+
+    upgraded: bool = False
+    skipped_reason: str = ""
+    address: str | None = None
+    lines: list[str] = field(default_factory=list)
+
+
+def run(environment: Environment, ui: Console, options: Options) -> Outcome:
+    settings, secrets = environment.settings, environment.secrets
+    assert secrets is not None, "hub.deploy loads the environment with its secrets"
+    hub = settings.hub
+    changes = Changes(ui, dry_run=options.dry_run)
+    outcome = Outcome()
+    _warn_about_risky_settings(environment, ui)
+
+    api = kube.api_client(environment.kubeconfig)
+    if hub.storage.create_class:
+        with ui.step(f"storage class {hub.storage.class_name}") as step:
+            _report(step, kube.ensure(api, manifests.storage_class(hub.storage), changes))
+    with ui.step(f"namespace {hub.namespace}") as step:
+        _report(step, kube.ensure(api, manifests.namespace(hub.namespace), changes))
+
+    with ui.step(f"floating IP {hub.floating_ip or '(none configured)'}") as step:
+        if hub.floating_ip is None:
+            step.skipped("the load balancer gets an address from the pool")
+        elif settings.cluster.driver == "existing":
+            step.skipped("driver 'existing': not checked in OpenStack")
+        else:
+            state = floating_ip.check(floating_ip.connect(settings), settings)
+            step.unchanged(state.detail)
+
+    if hub.https.mode == "letsencrypt":
+        with ui.step("Let's Encrypt certificate") as step:
+            backup = paths.tls_backup_file(environment.name)
+            restored = tls_backup.restore(api, hub.namespace, backup, changes)
+            if restored == "restored":
+                step.done(f"restored from {backup}; no new certificate will be ordered")
+            else:
+                step.unchanged(
+                    "already in the cluster" if restored == "present" else "no backup to restore"
+                )
+
+    client = helm.Helm(kubeconfig=environment.kubeconfig)
+    wanted = values_diff.normalised(templates.render("jupyterhub", settings, secrets).values)
+    with ui.step(f"compare values with release {hub.release}") as step:
+        reason = _upgrade_reason(client, environment, wanted, ui)
+        if reason is None:
+            step.unchanged("unchanged, hub not restarted")
+            outcome.skipped_reason = "unchanged"
+        else:
+            step.done(reason)
+
+    if reason is not None:
+        proceed = True
+        if reason != "not installed yet":
+            ui.warn(RESTART_WARNING)
+            proceed = options.dry_run or confirm_interruption(
+                f"Upgrade {hub.release} now?", yes=options.yes, ask=options.ask
+            )
+        if not proceed:
+            ui.print("Not upgraded; nothing was changed in the release.")
+            outcome.skipped_reason = "declined"
+            return outcome
+        chart = hub.chart
+        with ui.step(f"helm upgrade --install {hub.release} ({chart.name} {chart.version})"):
+            changes.make(
+                f"helm upgrade --install {hub.release} {chart.name} {chart.version} "
+                f"in {hub.namespace} (values in a 0600 temporary file)",
+                lambda: client.upgrade_install(
+                    hub.release,
+                    chart.name,
+                    repo=chart.repo,
+                    version=chart.version,
+                    namespace=hub.namespace,
+                    values=wanted,
+                    wait=True,
+                    timeout_seconds=hub.upgrade_timeout_minutes * 60,
+                ),
+            )
+            outcome.upgraded = not options.dry_run
+
+    if options.dry_run:
+        ui.summary(["dry run: nothing was changed"])
+        return outcome
+
+    timeout = hub.upgrade_timeout_minutes * 60
+    with ui.step("hub and proxy ready") as step:
+        for what, selector in (("the hub pod", HUB_PODS), ("the proxy pod", PROXY_PODS)):
+            with ui.waiting(f"waiting for {what}"):
+                kube.wait_for_pods(
+                    api,
+                    hub.namespace,
+                    selector.format(release=hub.release),
+                    what=what,
+                    timeout=timeout,
+                    clock=options.clock,
+                )
+        step.done()
+
+    with ui.step("load balancer address") as step:
+        outcome.address = _wait_for_address(api, environment, options.clock)
+        if hub.floating_ip and outcome.address != hub.floating_ip:
+            ui.warn(
+                f"the load balancer has {outcome.address}, not hub.floating_ip {hub.floating_ip}; "
+                "see `invoke lb.doctor`"
+            )
+        step.done(outcome.address)
+
+    outcome.lines = _next_steps(environment, outcome.address)
+    ui.summary(outcome.lines)
+    return outcome
+
+
+def _report(step: Step, result: kube.Outcome) -> None:
+    if result == "unchanged":
+        step.unchanged()
+    else:
+        step.done(result)
+
+
+def _warn_about_risky_settings(environment: Environment, ui: Console) -> None:
+    hub = environment.settings.hub
+    if hub.sudo:
+        ui.warn(
+            "hub.sudo is true: user servers run as root with sudo (GRANT_SUDO); "
+            "users can change their image and read anything mounted into it"
+        )
+    if hub.https.mode == "off":
+        ui.warn("hub.https.mode is off: passwords and tokens cross the network unencrypted")
+    native = hub.auth.native
+    if hub.auth.type == "native" and native is not None and native.open_signup:
+        ui.warn("hub.auth.native.open_signup is true: anyone who signs up can use the hub")
+
+
+def _upgrade_reason(
+    client: helm.Helm, environment: Environment, wanted: dict[str, Any], ui: Console
+) -> str | None:
+    """Why the release must be installed or upgraded; None when it already matches."""
+    hub = environment.settings.hub
+    deployed = client.get_values(hub.release, hub.namespace)
+    if deployed is None:
+        return "not installed yet"
+    status = client.status(hub.release, hub.namespace)
+    found = values_diff.changes(values_diff.normalised(deployed), wanted)
+    for line in values_diff.summary(found):
+        ui.print(f"    {line}")
+    reasons = []
+    if found:
+        reasons.append(f"{len(found)} value(s) changed")
+    if status is not None and status.chart_version.lstrip("v") != hub.chart.version.lstrip("v"):
+        reasons.append(f"chart {status.chart_version} → {hub.chart.version}")
+    if status is not None and status.status != "deployed":
+        reasons.append(f"last release is {status.status}")
+    return "; ".join(reasons) or None
+
+
+def _wait_for_address(api: ApiClient, environment: Environment, clock: Clock | None) -> str:
+    namespace = environment.settings.hub.namespace
+    return wait_until(
+        lambda: kube.load_balancer_address(api, namespace, floating_ip.PROXY_SERVICE),
+        what=f"an external address on Service {namespace}/{floating_ip.PROXY_SERVICE}",
+        timeout=LOAD_BALANCER_TIMEOUT,
+        remedy="see `invoke lb.doctor` (a stuck Octavia load balancer is the usual cause)",
+        clock=clock,
+    )
+
+
+def _next_steps(environment: Environment, address: str) -> list[str]:
+    hub = environment.settings.hub
+    lines = [f"hub: {public_url(environment.settings, address)}", f"load balancer: {address}"]
+    if hub.auth.type == "native":
+        lines.append(f"approve sign-ups: {authorize_url(environment.settings, address)}")
+        lines.append(
+            f"next: `invoke hub.admins --env {environment.name}` registers the admin accounts now"
+        )
+    if hub.https.mode == "letsencrypt":
+        lines.append(f"certificate: `invoke hub.cert-status --env {environment.name}`")
+    return lines

@@ -1,0 +1,104 @@
+"""Is the configured floating IP usable by the hub's load balancer?
+
+The seed attached the address by hand while the load balancer was being built.
+Here the address goes into the proxy Service (`loadBalancerIP`), and
+cloud-provider-openstack attaches it; that only works when the address is
+allocated in the project and not attached to something else. Checking first
+turns a Service stuck in <pending> into a clear message before anything changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..core.errors import OperationFailed
+from ..core.settings import Settings
+
+PROXY_SERVICE = "proxy-public"
+
+
+def load_balancer_name(cluster: str, namespace: str, service: str = PROXY_SERVICE) -> str:
+    """The name cloud-provider-openstack gives a Service's Octavia load balancer."""
+    return f"kube_service_{cluster}_{namespace}_{service}"
+
+
+def service_description(cluster: str, namespace: str, service: str = PROXY_SERVICE) -> str:
+    """The description cloud-provider-openstack writes on a floating IP it attached."""
+    return (
+        f"Floating IP for Kubernetes external service {namespace}/{service} from cluster {cluster}"
+    )
+
+
+@dataclass(frozen=True)
+class FloatingIpState:
+    address: str
+    # "free", or "ours" (already on this hub's load balancer).
+    state: str
+    detail: str
+
+
+def connect(settings: Settings) -> Any:
+    """An openstacksdk connection to the environment's clouds.yaml entry."""
+    import openstack
+    from openstack import exceptions
+
+    try:
+        return openstack.connect(cloud=settings.cloud)
+    except exceptions.ConfigException as error:
+        raise OperationFailed(
+            f"cloud {settings.cloud!r}: {error}",
+            "add that entry to clouds.yaml (., ~/.config/openstack or /etc/openstack) "
+            "or set `cloud:` to an existing one",
+        ) from None
+
+
+def check(conn: Any, settings: Settings) -> FloatingIpState:
+    """Free, or already on this hub's load balancer; anything else is an OperationFailed."""
+    from openstack import exceptions
+
+    address = settings.hub.floating_ip
+    assert address is not None, "check() is only called with a floating IP configured"
+    cluster, namespace = settings.cluster.name, settings.hub.namespace
+    try:
+        found = list(conn.network.ips(floating_ip_address=address))
+    except exceptions.SDKException as error:
+        raise OperationFailed(
+            f"Neutron: listing floating IP {address} failed: {error}",
+            "check the cloud with `invoke doctor`, then re-run",
+        ) from None
+    if not found:
+        raise OperationFailed(
+            f"floating IP {address} (hub.floating_ip) is not allocated in this project",
+            f"allocate it (`openstack floating ip create --floating-ip-address {address} "
+            f"{settings.cluster.external_network}`) or set hub.floating_ip to one you own",
+        )
+    fip = found[0]
+    if not fip.port_id:
+        return FloatingIpState(address, "free", "allocated and not attached")
+    if _on_our_load_balancer(conn, fip, cluster, namespace):
+        return FloatingIpState(address, "ours", "already on this hub's load balancer")
+    raise OperationFailed(
+        f"floating IP {address} (hub.floating_ip) is attached to port {fip.port_id} "
+        f"(fixed IP {fip.fixed_ip_address}), not to this hub's load balancer "
+        f"{load_balancer_name(cluster, namespace)}",
+        f"detach it (`openstack floating ip unset --port {address}`) if that is safe, "
+        "or set hub.floating_ip to a free address",
+    )
+
+
+def _on_our_load_balancer(conn: Any, fip: Any, cluster: str, namespace: str) -> bool:
+    from openstack import exceptions
+
+    if fip.description == service_description(cluster, namespace):
+        return True
+    try:
+        balancers = list(
+            conn.load_balancer.load_balancers(name=load_balancer_name(cluster, namespace))
+        )
+    except exceptions.SDKException as error:
+        raise OperationFailed(
+            f"Octavia: listing load balancers failed: {error}",
+            "check the cloud with `invoke doctor`, then re-run",
+        ) from None
+    return any(balancer.vip_port_id == fip.port_id for balancer in balancers)

@@ -1,0 +1,272 @@
+"""invoke hub.*: deploy JupyterHub and run its sign-in, approval and status procedures.
+
+Glue only: parse options, load the environment, call one function. The SSL
+tasks (hub.ssl-retry, hub.cert-status) live in ssl_tasks.py and are added by its
+register() at the end of this file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.tasks import task
+
+from ..core.runner import procedure
+
+ENV = "environment name (default: $JHUB_ENV, else example)"
+URL = "the hub's base URL (default: https://hub.domain/); e.g. through a port-forward"
+DRY_RUN = "print what would change and change nothing"
+
+
+def _web(environment: object, url: str) -> object:
+    from ..core.loading import Environment
+    from .hub_web import HubWeb
+    from .urls import normalise, public_url
+
+    assert isinstance(environment, Environment)
+    return HubWeb(normalise(url) if url else public_url(environment.settings))
+
+
+@task(
+    help={
+        "env": ENV,
+        "dry-run": DRY_RUN,
+        "yes": "upgrade without asking, although the hub restarts (about a minute)",
+    }
+)
+@procedure
+def deploy(c: Context, env: str = "", dry_run: bool = False, yes: bool = False) -> None:
+    """Install or upgrade JupyterHub; a re-run with the same config changes nothing."""
+    from ..core import loading
+    from ..core.console import Console
+    from . import deploy as procedure_module
+
+    environment = loading.load(env or None, require_secrets=True)
+    ui = Console()
+    ui.add_secrets(environment.secret_values())
+    procedure_module.run(environment, ui, procedure_module.Options(dry_run=dry_run, yes=yes))
+
+
+@task(help={"env": ENV, "url": URL, "dry-run": DRY_RUN})
+@procedure
+def admins(c: Context, env: str = "", url: str = "", dry_run: bool = False) -> None:
+    """Sign up the configured admin users now (native sign-in); passwords go to the secrets file."""
+    from ..core import loading
+    from ..core.console import Console
+    from . import admins as procedure_module
+    from .hub_web import HubWeb
+
+    environment = loading.load(env or None, require_secrets=True)
+    procedure_module.require_native(environment, "hub.admins")
+    web = _web(environment, url)
+    assert isinstance(web, HubWeb)
+    ui = Console()
+    ui.add_secrets(environment.secret_values())
+    procedure_module.run(environment, ui, web, dry_run=dry_run)
+
+
+@task(help={"env": ENV, "url": URL})
+@procedure
+def pending(c: Context, env: str = "", url: str = "") -> None:
+    """List sign-ups waiting for an admin's approval (native sign-in)."""
+    from ..core import loading
+    from ..core.console import Console
+    from . import approvals
+    from .admins import require_native
+    from .hub_web import HubWeb
+
+    environment = loading.load(env or None, require_secrets=True)
+    require_native(environment, "hub.pending")
+    web = _web(environment, url)
+    assert isinstance(web, HubWeb)
+    ui = Console()
+    ui.add_secrets(environment.secret_values())
+    approvals.pending(environment, ui, web)
+
+
+@task(
+    positional=["names"],
+    help={
+        "names": "sign-ups to approve, separated by commas (alice,bob)",
+        "all": "approve every waiting sign-up",
+        "env": ENV,
+        "url": URL,
+        "dry-run": DRY_RUN,
+    },
+)
+@procedure
+def approve(  # noqa: PLR0917 - invoke maps each keyword to an option
+    c: Context,
+    names: str = "",
+    all: bool = False,
+    env: str = "",
+    url: str = "",
+    dry_run: bool = False,
+) -> None:
+    """Approve sign-ups as an admin, instead of clicking through /hub/authorize."""
+    from ..core import loading
+    from ..core.console import Console
+    from . import approvals
+    from .admins import require_native
+    from .hub_web import HubWeb
+
+    chosen = approvals.parse_names(names, every=all)
+    environment = loading.load(env or None, require_secrets=True)
+    require_native(environment, "hub.approve")
+    web = _web(environment, url)
+    assert isinstance(web, HubWeb)
+    ui = Console()
+    ui.add_secrets(environment.secret_values())
+    approvals.approve(environment, ui, web, chosen, every=all, dry_run=dry_run)
+
+
+@task(
+    positional=["names"],
+    help={
+        "names": "waiting sign-ups to delete, separated by commas",
+        "env": ENV,
+        "url": URL,
+        "dry-run": DRY_RUN,
+        "yes": "delete without asking",
+    },
+)
+@procedure
+def reject(  # noqa: PLR0917 - invoke maps each keyword to an option
+    c: Context,
+    names: str = "",
+    env: str = "",
+    url: str = "",
+    dry_run: bool = False,
+    yes: bool = False,
+) -> None:
+    """Delete sign-ups that were never approved (native sign-in)."""
+    from ..core import loading
+    from ..core.console import Console
+    from . import approvals
+    from .admins import require_native
+    from .hub_web import HubWeb
+
+    chosen = approvals.parse_names(names, every=False)
+    environment = loading.load(env or None, require_secrets=True)
+    require_native(environment, "hub.reject")
+    web = _web(environment, url)
+    assert isinstance(web, HubWeb)
+    ui = Console()
+    ui.add_secrets(environment.secret_values())
+    approvals.reject(environment, ui, web, chosen, dry_run=dry_run, yes=yes)
+
+
+@task(help={"env": ENV})
+@procedure
+def authorize_url(c: Context, env: str = "") -> None:
+    """Print the page where admins approve sign-ups (native sign-in)."""
+    from ..core import loading
+    from ..core.console import Console
+    from .admins import require_native
+    from .urls import authorize_url as page
+
+    environment = loading.load(env or None, require_secrets=False)
+    require_native(environment, "hub.authorize-url")
+    Console().print(page(environment.settings))
+
+
+@task(help={"env": ENV})
+@procedure
+def status(c: Context, env: str = "") -> None:
+    """Release, pods, load balancer vs floating IP, certificate and /hub/api/health."""
+    from ..core import loading
+    from ..core.console import Console
+    from . import status as procedure_module
+
+    environment = loading.load(env or None, require_secrets=False)
+    ui = Console()
+    ui.add_secrets(environment.secret_values())
+    procedure_module.run(environment, ui)
+
+
+@task(help={"env": ENV})
+@procedure
+def oauth_check(c: Context, env: str = "") -> None:
+    """Compare the OpenID provider's configuration with the hub's OAuth settings."""
+    from ..core import loading
+    from ..core.console import Console
+    from . import oauth_check as procedure_module
+
+    environment = loading.load(env or None, require_secrets=False)
+    ui = Console()
+    ui.add_secrets(environment.secret_values())
+    procedure_module.run(environment, ui)
+
+
+@task(
+    help={
+        "env": ENV,
+        "dry-run": DRY_RUN,
+        "yes": "uninstall without asking",
+    }
+)
+@procedure
+def uninstall(c: Context, env: str = "", dry_run: bool = False, yes: bool = False) -> None:
+    """Remove the hub release after backing up its Let's Encrypt certificate."""
+    from ..core import loading
+    from ..core.console import Console
+    from . import uninstall as procedure_module
+
+    environment = loading.load(env or None, require_secrets=False)
+    ui = Console()
+    ui.add_secrets(environment.secret_values())
+    procedure_module.run(environment, ui, dry_run=dry_run, yes=yes)
+
+
+@task(
+    help={
+        "cert": "PEM certificate (the chain may follow the leaf)",
+        "key": "PEM private key, unencrypted",
+        "env": ENV,
+        "dry-run": DRY_RUN,
+    }
+)
+@procedure
+def tls_secret(
+    c: Context, cert: str = "", key: str = "", env: str = "", dry_run: bool = False
+) -> None:
+    """Check a certificate and key, then store them as the hub's TLS secret (https mode secret)."""
+    from ..core import loading
+    from ..core.console import Console
+    from ..core.errors import BadInput, Problem
+    from . import tls_secret as procedure_module
+
+    missing = [
+        Problem(f"option --{name}", "required: a PEM file")
+        for name, value in (("cert", cert), ("key", key))
+        if not value
+    ]
+    if missing:
+        raise BadInput(missing)
+    environment = loading.load(env or None, require_secrets=False)
+    ui = Console()
+    ui.add_secrets(environment.secret_values())
+    procedure_module.run(environment, ui, Path(cert), Path(key), dry_run=dry_run)
+
+
+ns = Collection(
+    "hub",
+    deploy,
+    admins,
+    pending,
+    approve,
+    reject,
+    status,
+    oauth_check,
+    uninstall,
+    tls_secret,
+    authorize_url,
+)
+
+# The SSL engineer's tasks (hub.ssl-retry, hub.cert-status) join the same collection.
+if (Path(__file__).parent / "ssl_tasks.py").exists():
+    from .ssl_tasks import register as _register_ssl
+
+    _register_ssl(ns)

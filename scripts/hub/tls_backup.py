@@ -1,0 +1,87 @@
+"""Keep the Let's Encrypt certificate across an uninstall.
+
+`helm uninstall` deletes the secret in which z2jh's autohttps pod keeps its
+certificate, and Let's Encrypt issues only 5 certificates per set of names per
+week. So hub.uninstall copies the secret to config/<env>.tls-backup.yaml (0600,
+git-ignored) first, and hub.deploy puts it back before installing when the
+cluster has none: the new autohttps pod then starts with the old certificate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import yaml
+
+from ..config.environment_files import write_private
+from ..core import kube
+from ..core.changes import Changes
+from ..core.errors import OperationFailed
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+
+ACME_SECRET = "proxy-public-tls-acme"
+
+
+def backup(api: ApiClient, namespace: str, path: Path, changes: Changes) -> bool:
+    """Write the secret to path (0600); False when the cluster has no certificate yet."""
+    found = kube.read_secret_manifest(api, namespace, ACME_SECRET)
+    if found is None:
+        return False
+    portable = _portable(found)
+    text = "# Let's Encrypt certificate of the hub: private key inside. Never commit.\n"
+    text += yaml.safe_dump(portable, sort_keys=False)
+    changes.make(f"back up Secret {namespace}/{ACME_SECRET} to {path}", lambda: _write(path, text))
+    return True
+
+
+def _write(path: Path, text: str) -> None:
+    write_private(path, text)
+
+
+def _portable(secret: dict[str, Any]) -> dict[str, Any]:
+    """The secret without what the cluster assigned (uid, resourceVersion, owner)."""
+    meta = secret.get("metadata", {})
+    kept_meta: dict[str, Any] = {"name": meta["name"], "namespace": meta.get("namespace")}
+    if meta.get("labels"):
+        kept_meta["labels"] = dict(meta["labels"])
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": secret.get("type") or "Opaque",
+        "metadata": kept_meta,
+        "data": dict(secret.get("data") or {}),
+    }
+
+
+def read_backup(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise OperationFailed(
+            f"cannot read the certificate backup {path}: {error}",
+            "move the file away to let Let's Encrypt issue a new certificate, then re-run",
+        ) from None
+    if not isinstance(loaded, dict) or loaded.get("kind") != "Secret" or "data" not in loaded:
+        raise OperationFailed(
+            f"{path} is not a certificate backup written by hub.uninstall",
+            "move the file away to let Let's Encrypt issue a new certificate, then re-run",
+        )
+    return loaded
+
+
+def restore(
+    api: ApiClient, namespace: str, path: Path, changes: Changes
+) -> Literal["restored", "present", "no backup"]:
+    """Put the backup back when the cluster has no certificate secret."""
+    if kube.read_secret_manifest(api, namespace, ACME_SECRET) is not None:
+        return "present"
+    if not path.exists():
+        return "no backup"
+    manifest = read_backup(path)
+    manifest["metadata"]["namespace"] = namespace
+    manifest["metadata"]["name"] = ACME_SECRET
+    kube.ensure(api, manifest, changes)
+    return "restored"

@@ -1,0 +1,59 @@
+"""hub.uninstall: remove the JupyterHub release, keeping the certificate.
+
+The Let's Encrypt certificate lives in a secret that the autohttps pod writes,
+outside Helm's bookkeeping; a re-created namespace or cluster loses it, and a
+new order counts against the 5-per-week limit. It is copied to
+config/<env>.tls-backup.yaml (0600) first; hub.deploy restores it.
+"""
+
+from __future__ import annotations
+
+from ..core import helm, kube, paths
+from ..core.changes import Changes
+from ..core.console import Console
+from ..core.loading import Environment
+from . import tls_backup
+from .prompts import Ask, confirm_deletion
+
+DELETES = (
+    "the hub, proxy and autohttps pods, the hub database (its volume: NativeAuthenticator "
+    "accounts and passwords, user list) and the proxy's load balancer; users' own volumes "
+    "and the floating IP are kept"
+)
+
+
+def run(
+    environment: Environment, ui: Console, *, dry_run: bool, yes: bool, ask: Ask | None = None
+) -> bool:
+    """True when a release was removed (or would be, in a dry run)."""
+    hub = environment.settings.hub
+    what = f"uninstall release {hub.release} from namespace {hub.namespace}"
+    ui.print(f"This will {what}: {DELETES}.")
+    if not dry_run and not confirm_deletion(what, yes=yes, ask=ask):
+        ui.print("Nothing was removed.")
+        return False
+
+    changes = Changes(ui, dry_run=dry_run)
+    client = helm.Helm(kubeconfig=environment.kubeconfig)
+    api = kube.api_client(environment.kubeconfig)
+    backup = paths.tls_backup_file(environment.name)
+    with ui.step("back up the Let's Encrypt certificate") as step:
+        if tls_backup.backup(api, hub.namespace, backup, changes):
+            step.done(f"{backup} (mode 0600); hub.deploy restores it")
+        else:
+            step.skipped("no certificate secret in the cluster")
+
+    with ui.step(f"helm uninstall {hub.release}") as step:
+        if client.status(hub.release, hub.namespace) is None:
+            step.unchanged("not installed")
+            removed = False
+        else:
+            changes.make(
+                f"helm uninstall {hub.release} --namespace {hub.namespace}",
+                lambda: client.uninstall(
+                    hub.release, hub.namespace, timeout_seconds=hub.upgrade_timeout_minutes * 60
+                ),
+            )
+            removed = True
+    ui.summary([f"reinstall with `invoke hub.deploy --env {environment.name}`"] if removed else [])
+    return removed
