@@ -38,6 +38,13 @@ def _placeholder_phases() -> str:
     )
 
 
+def _running_user_pods() -> str:
+    return (
+        f'sum(kube_pod_status_phase{{{HUB}, phase="Running"}}'
+        f" * on(namespace, pod) group_left() {promql.user_pods(NS)})"
+    )
+
+
 def overview() -> list[Panel]:
     return [
         Panel(
@@ -63,8 +70,9 @@ def overview() -> list[Panel]:
             "stat",
             "Running servers",
             "short",
-            "User servers the hub considers running (jupyterhub_running_servers).",
-            [Query(f"sum(jupyterhub_running_servers{{{HUB}}})", "running")],
+            "User server pods in phase Running (kube-state-metrics). The hub's own count is "
+            "in the graph below; it can read low after failed starts (see there).",
+            [Query(_running_user_pods(), "running")],
             width=6,
             height=4,
         ),
@@ -100,10 +108,13 @@ def overview() -> list[Panel]:
             "timeseries",
             "Servers and placeholders",
             "short",
-            "Running user servers next to placeholder pods by phase. Pending placeholders "
-            "mean the cluster autoscaler is adding nodes to make room.",
+            "Running user server pods, the hub's own count (jupyterhub_running_servers) and "
+            "placeholder pods by phase. JupyterHub 6.1 lowers its count when a start fails "
+            "and resets it at the next start, so it can dip below the pods. Pending "
+            "placeholders mean the cluster autoscaler is adding nodes to make room.",
             [
-                Query(f"sum(jupyterhub_running_servers{{{HUB}}})", "running servers"),
+                Query(_running_user_pods(), "server pods running"),
+                Query(f"sum(jupyterhub_running_servers{{{HUB}}})", "hub's count"),
                 Query(_placeholder_phases(), "placeholders {{phase}}"),
             ],
         ),
