@@ -1,0 +1,173 @@
+"""Magnum, as plain dicts with the API's own field names.
+
+openstacksdk creates and deletes templates and clusters; reads go to the REST
+paths directly because the SDK maps a cluster's `status_reason` to a field
+Magnum never sends (`reason`) and drops `health_status`, and because comparing
+our desired body with what Magnum stored is simplest in the API's names. Node
+groups and certificates' signing go through python-magnumclient, which has
+node groups (the SDK does not). Every call is retried on transient errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..core import cloud
+from ..core.waiting import Clock
+
+if TYPE_CHECKING:
+    from openstack.connection import Connection
+
+Obj = dict[str, Any]
+
+
+@dataclass
+class Magnum:
+    connection: Connection
+    clock: Clock | None = None
+    _nodegroup_client: Any = field(default=None, init=False, repr=False)
+
+    # ------------------------------------------------------------ plumbing
+
+    @property
+    def _proxy(self) -> Any:
+        return self.connection.container_infrastructure_management
+
+    @property
+    def _client(self) -> Any:
+        if self._nodegroup_client is None:
+            self._nodegroup_client = cloud.magnum(self.connection)
+        return self._nodegroup_client
+
+    def _get(self, what: str, path: str) -> Obj | None:
+        """GET one path; None for 404."""
+        from openstack import exceptions
+
+        def read() -> Obj | None:
+            response = self._proxy.get(path)
+            if response.status_code == 404:
+                return None
+            exceptions.raise_from_response(response)
+            body: Obj = response.json()
+            return body
+
+        return cloud.call(what, read, clock=self.clock)
+
+    # ------------------------------------------------------------ templates
+
+    def templates_named(self, name: str) -> list[Obj]:
+        body = self._get("list cluster templates", "/clustertemplates") or {}
+        return [t for t in body.get("clustertemplates", []) if t.get("name") == name]
+
+    def create_template(self, attributes: Obj) -> Obj:
+        def find() -> Obj | None:
+            found = self.templates_named(attributes["name"])
+            return found[0] if found else None
+
+        def create() -> Obj:
+            made = self._proxy.create_cluster_template(**attributes)
+            return {**attributes, "uuid": made.id}
+
+        return cloud.create_once(
+            f"create cluster template {attributes['name']}", find, create, clock=self.clock
+        )
+
+    # ------------------------------------------------------------ clusters
+
+    def clusters_named(self, name: str) -> list[Obj]:
+        """Summaries (no status_reason) of every cluster with this name."""
+        body = self._get("list clusters", "/clusters") or {}
+        return [c for c in body.get("clusters", []) if c.get("name") == name]
+
+    def cluster(self, uuid: str) -> Obj | None:
+        """The full cluster, or None once it is gone."""
+        return self._get(f"read cluster {uuid}", f"/clusters/{uuid}")
+
+    def create_cluster(self, attributes: Obj) -> str:
+        """POST the cluster once; answers its uuid."""
+
+        def find() -> str | None:
+            found = self.clusters_named(attributes["name"])
+            return str(found[0]["uuid"]) if found else None
+
+        def create() -> str:
+            return str(self._proxy.create_cluster(**attributes).id)
+
+        return cloud.create_once(
+            f"create cluster {attributes['name']}", find, create, clock=self.clock
+        )
+
+    def delete_cluster(self, uuid: str) -> None:
+        cloud.call(
+            f"delete cluster {uuid}",
+            lambda: self._proxy.delete_cluster(uuid, ignore_missing=True),
+            clock=self.clock,
+        )
+
+    # ------------------------------------------------------------ node groups
+
+    def nodegroups(self, cluster_uuid: str) -> list[Obj]:
+        """Summaries: no min/max or labels (read one group for those)."""
+        found = cloud.call(
+            f"list node groups of cluster {cluster_uuid}",
+            lambda: self._client.nodegroups.list(cluster_uuid),
+            clock=self.clock,
+        )
+        return [group.to_dict() for group in found]
+
+    def nodegroup(self, cluster_uuid: str, name_or_uuid: str) -> Obj | None:
+        def read() -> Obj | None:
+            try:
+                group = self._client.nodegroups.get(cluster_uuid, name_or_uuid)
+            except Exception as error:
+                if cloud.is_not_found(error):
+                    return None
+                raise
+            return group.to_dict() if group is not None else None
+
+        return cloud.call(f"read node group {name_or_uuid}", read, clock=self.clock)
+
+    def create_nodegroup(self, cluster_uuid: str, attributes: Obj) -> Obj:
+        name = attributes["name"]
+
+        def find() -> Obj | None:
+            return self.nodegroup(cluster_uuid, name)
+
+        def create() -> Obj:
+            made: Obj = self._client.nodegroups.create(cluster_uuid, **attributes).to_dict()
+            return made
+
+        return cloud.create_once(f"create node group {name}", find, create, clock=self.clock)
+
+    def update_nodegroup(self, cluster_uuid: str, name_or_uuid: str, patch: list[Obj]) -> None:
+        cloud.call(
+            f"update node group {name_or_uuid}",
+            lambda: self._client.nodegroups.update(cluster_uuid, name_or_uuid, patch),
+            clock=self.clock,
+        )
+
+    # ------------------------------------------------------------ certificates
+
+    def ca_certificate(self, cluster_uuid: str) -> str:
+        found = self._get(f"read the CA of cluster {cluster_uuid}", f"/certificates/{cluster_uuid}")
+        if not found or not found.get("pem"):
+            raise cloud_error(f"Magnum returned no CA certificate for cluster {cluster_uuid}")
+        return str(found["pem"])
+
+    def sign(self, cluster_uuid: str, csr_pem: str) -> str:
+        """Have Magnum's cluster CA sign a client certificate request."""
+        signed = cloud.call(
+            f"sign a client certificate for cluster {cluster_uuid}",
+            lambda: self._proxy.create_cluster_certificate(cluster_uuid=cluster_uuid, csr=csr_pem),
+            clock=self.clock,
+        )
+        if not signed.pem:
+            raise cloud_error(f"Magnum signed no certificate for cluster {cluster_uuid}")
+        return str(signed.pem)
+
+
+def cloud_error(cause: str) -> Exception:
+    from ..core.errors import OperationFailed
+
+    return OperationFailed(cause, "check the cluster with `invoke cluster.status`, then re-run")

@@ -1,0 +1,233 @@
+"""OpenStack access: one connection from clouds.yaml, Magnum node groups, retries.
+
+openstacksdk covers cluster templates, clusters, certificates, Octavia and
+Neutron; it has no node groups, so those go through python-magnumclient on the
+same keystoneauth session (one login, one token). Both SDKs are imported inside
+the functions so `invoke --list` never pays for them.
+
+`transient` decides what `core.waiting.retry` repeats: server errors, conflicts,
+dropped connections and Magnum's "*_IN_PROGRESS" refusals. Everything else is
+permanent and surfaces at once with the API's own message (`call`).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .errors import BadInput, OperationFailed, Problem
+from .waiting import Backoff, Clock, retry
+
+if TYPE_CHECKING:
+    from openstack.connection import Connection
+
+    from .settings import Settings
+
+T = TypeVar("T")
+
+# Eight tries with doubling delays (capped at 20 s) ride out about a minute of
+# flakiness; a cloud that is down for longer deserves an error, not a hang.
+ATTEMPTS = 8
+CLOUDS_YAML_PLACES = "./clouds.yaml, ~/.config/openstack/clouds.yaml, /etc/openstack/clouds.yaml"
+
+
+def connect(settings: Settings) -> Connection:
+    """A connection to the `cloud` entry of clouds.yaml; no request is made yet."""
+    import openstack
+    from openstack import exceptions
+    from openstack.config import loader
+
+    try:
+        return openstack.connect(cloud=settings.cloud)
+    except exceptions.ConfigException as error:
+        try:
+            known = sorted(loader.OpenStackConfig().get_cloud_names())
+        except exceptions.ConfigException:
+            known = []
+        found = f"entries found: {', '.join(known)}" if known else "no clouds.yaml entries found"
+        raise BadInput(
+            Problem(
+                "cloud",
+                f"{settings.cloud!r} is not usable from clouds.yaml ({error}); {found}; "
+                f"searched $OS_CLIENT_CONFIG_FILE, {CLOUDS_YAML_PLACES}",
+            )
+        ) from None
+
+
+def magnum(connection: Connection) -> Any:
+    """python-magnumclient on the connection's session, for node groups.
+
+    Without an explicit api_version the client sends no OpenStack-API-Version
+    header and Magnum answers as microversion 1.1, which has no node groups
+    (they need 1.9); "latest" is what the `openstack coe` CLI sends.
+    """
+    from magnumclient import client
+
+    config = connection.config
+    return client.Client(
+        "1",
+        session=connection.session,
+        api_version="latest",
+        region_name=config.get_region_name("container-infra"),
+        interface=config.get_interface("container-infra"),
+    )
+
+
+# ------------------------------------------------------------------ errors
+
+
+def status_code(error: BaseException) -> int | None:
+    """The HTTP status of an openstacksdk, magnumclient or keystoneauth error."""
+    for attribute in ("status_code", "http_status"):
+        value = getattr(error, attribute, None)
+        if isinstance(value, int):
+            return value
+    response = getattr(error, "response", None)
+    value = getattr(response, "status_code", None)
+    return value if isinstance(value, int) else None
+
+
+def api_message(error: BaseException) -> str:
+    """What the API said, without the SDK's boilerplate around it."""
+    code = status_code(error)
+    text = ""
+    for attribute in ("details", "message"):
+        value = getattr(error, attribute, None)
+        if isinstance(value, str) and value.strip():
+            text = value.strip()
+            break
+    text = _magnum_detail(text) or text or str(error) or type(error).__name__
+    return f"HTTP {code}: {text}" if code else text
+
+
+def _magnum_detail(text: str) -> str:
+    # Magnum wraps errors as {"errors": [{"title": ..., "detail": ...}]}.
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return ""
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            return str(errors[0].get("detail") or errors[0].get("title") or "")
+        return str(body.get("faultstring") or "")
+    return ""
+
+
+def is_not_found(error: BaseException) -> bool:
+    from openstack import exceptions
+
+    return isinstance(error, exceptions.NotFoundException) or status_code(error) == 404
+
+
+def transient(error: BaseException) -> bool:
+    """Worth another try: 5xx, 409, connection resets and timeouts, *_IN_PROGRESS."""
+    from keystoneauth1 import exceptions as ksa
+    from requests import exceptions as requests_errors
+
+    if isinstance(
+        error,
+        ksa.ConnectFailure
+        | ksa.ConnectTimeout
+        | ksa.RetriableConnectionFailure
+        | ksa.UnknownConnectionError
+        | requests_errors.ConnectionError
+        | requests_errors.Timeout
+        | ConnectionError
+        | TimeoutError
+        | socket.timeout,
+    ):
+        return True
+    code = status_code(error)
+    if code is not None and (code >= 500 or code in (409, 429)):
+        return True
+    # Magnum refuses changes while a stack operation runs (400 "... UPDATE_IN_PROGRESS").
+    return code is not None and "_IN_PROGRESS" in api_message(error)
+
+
+def _is_api_error(error: BaseException) -> bool:
+    from keystoneauth1 import exceptions as ksa
+    from magnumclient import exceptions as magnum_errors
+    from openstack import exceptions as sdk_errors
+
+    return isinstance(
+        error,
+        sdk_errors.SDKException
+        | ksa.ClientException
+        | magnum_errors.ClientException
+        | ConnectionError
+        | TimeoutError,
+    )
+
+
+def create_once(
+    what: str,
+    find: Callable[[], T | None],
+    create: Callable[[], T],
+    *,
+    clock: Clock | None = None,
+) -> T:
+    """Create something exactly once, even when the create call itself is retried.
+
+    A POST that timed out or answered 5xx may still have taken effect (and Magnum
+    allows two clusters with one name), so every attempt after the first looks
+    for the object before posting again.
+    """
+    attempts = 0
+
+    def attempt() -> T:
+        nonlocal attempts
+        attempts += 1
+        if attempts > 1:
+            found = find()
+            if found is not None:
+                return found
+        return create()
+
+    return call(what, attempt, clock=clock)
+
+
+def call(
+    what: str,
+    action: Callable[[], T],
+    *,
+    clock: Clock | None = None,
+    remedy: str = "",
+) -> T:
+    """One cloud operation: transient failures retried, the rest one clear error.
+
+    `action` should look before it creates: after a timed-out POST the retry
+    then finds what the first attempt made instead of making a second one.
+    """
+    try:
+        return retry(
+            action,
+            transient=transient,
+            attempts=ATTEMPTS,
+            backoff=Backoff(initial=1.0, factor=2.0, cap=20.0),
+            clock=clock,
+        )
+    except OperationFailed:
+        raise
+    except Exception as error:
+        if not _is_api_error(error):
+            raise
+        code = status_code(error)
+        if code == 401:
+            raise OperationFailed(
+                f"OpenStack refused the credentials while trying to {what}: {api_message(error)}",
+                "check the username/password or application credential of this cloud in "
+                "clouds.yaml (or secure.yaml)",
+            ) from None
+        if code == 403:
+            hint = "ask the cloud's operators for the role this needs, or use another project"
+            raise OperationFailed(
+                f"not allowed to {what}: {api_message(error)}", remedy or hint
+            ) from None
+        again = " (still failing after retries)" if transient(error) else ""
+        raise OperationFailed(
+            f"could not {what}{again}: {api_message(error)}",
+            remedy or "fix the cause above and re-run; finished steps are not repeated",
+        ) from None
