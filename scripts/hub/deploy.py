@@ -1,7 +1,7 @@
 """hub.deploy: the seed's "Deploying Jupyter hub", as one repeatable command.
 
-1. the storage class for user volumes (Cinder CSI) and the hub's namespace;
-2. the floating IP: allocated and free, or already on this hub's load balancer;
+1. the floating IP: allocated and free, or already on this hub's load balancer;
+2. the storage class for user volumes (Cinder CSI) and the hub's namespace;
 3. the Let's Encrypt certificate put back from the backup hub.uninstall made;
 4. the values rendered and compared with the deployed release: equal means no
    upgrade at all, so the hub is not restarted;
@@ -60,13 +60,7 @@ def run(environment: Environment, ui: Console, options: Options) -> Outcome:
     outcome = Outcome()
     _warn_about_risky_settings(environment, ui)
 
-    api = kube.api_client(environment.kubeconfig)
-    if hub.storage.create_class:
-        with ui.step(f"storage class {hub.storage.class_name}") as step:
-            _report(step, kube.ensure(api, manifests.storage_class(hub.storage), changes))
-    with ui.step(f"namespace {hub.namespace}") as step:
-        _report(step, kube.ensure(api, manifests.namespace(hub.namespace), changes))
-
+    # Read-only checks first: a problem stops the run before anything is changed.
     with ui.step(f"floating IP {hub.floating_ip or '(none configured)'}") as step:
         if hub.floating_ip is None:
             step.skipped("the load balancer gets an address from the pool")
@@ -75,6 +69,13 @@ def run(environment: Environment, ui: Console, options: Options) -> Outcome:
         else:
             state = floating_ip.check(floating_ip.connect(settings), settings)
             step.unchanged(state.detail)
+
+    api = kube.api_client(environment.kubeconfig)
+    if hub.storage.create_class:
+        with ui.step(f"storage class {hub.storage.class_name}") as step:
+            _report(step, kube.ensure(api, manifests.storage_class(hub.storage), changes))
+    with ui.step(f"namespace {hub.namespace}") as step:
+        _report(step, kube.ensure(api, manifests.namespace(hub.namespace), changes))
 
     if hub.https.mode == "letsencrypt":
         with ui.step("Let's Encrypt certificate") as step:
@@ -90,12 +91,14 @@ def run(environment: Environment, ui: Console, options: Options) -> Outcome:
     client = helm.Helm(kubeconfig=environment.kubeconfig)
     wanted = values_diff.normalised(templates.render("jupyterhub", settings, secrets).values)
     with ui.step(f"compare values with release {hub.release}") as step:
-        reason = _upgrade_reason(client, environment, wanted, ui)
+        reason, differences = _upgrade_reason(client, environment, wanted)
         if reason is None:
             step.unchanged("unchanged, hub not restarted")
             outcome.skipped_reason = "unchanged"
         else:
             step.done(reason)
+    for line in differences:
+        ui.print(f"      {line}")
 
     if reason is not None:
         proceed = True
@@ -132,6 +135,8 @@ def run(environment: Environment, ui: Console, options: Options) -> Outcome:
 
     timeout = hub.upgrade_timeout_minutes * 60
     with ui.step("hub and proxy ready") as step:
+        if not outcome.upgraded:
+            step.unchanged("running")
         for what, selector in (("the hub pod", HUB_PODS), ("the proxy pod", PROXY_PODS)):
             with ui.waiting(f"waiting for {what}"):
                 kube.wait_for_pods(
@@ -142,7 +147,6 @@ def run(environment: Environment, ui: Console, options: Options) -> Outcome:
                     timeout=timeout,
                     clock=options.clock,
                 )
-        step.done()
 
     with ui.step("load balancer address") as step:
         outcome.address = _wait_for_address(api, environment, options.clock)
@@ -151,7 +155,10 @@ def run(environment: Environment, ui: Console, options: Options) -> Outcome:
                 f"the load balancer has {outcome.address}, not hub.floating_ip {hub.floating_ip}; "
                 "see `invoke lb.doctor`"
             )
-        step.done(outcome.address)
+        if outcome.upgraded:
+            step.done(outcome.address)
+        else:
+            step.unchanged(outcome.address)
 
     outcome.lines = _next_steps(environment, outcome.address)
     ui.summary(outcome.lines)
@@ -180,17 +187,16 @@ def _warn_about_risky_settings(environment: Environment, ui: Console) -> None:
 
 
 def _upgrade_reason(
-    client: helm.Helm, environment: Environment, wanted: dict[str, Any], ui: Console
-) -> str | None:
-    """Why the release must be installed or upgraded; None when it already matches."""
+    client: helm.Helm, environment: Environment, wanted: dict[str, Any]
+) -> tuple[str | None, list[str]]:
+    """Why the release must be installed or upgraded (None: it already matches), and the
+    changed keys to show."""
     hub = environment.settings.hub
     deployed = client.get_values(hub.release, hub.namespace)
     if deployed is None:
-        return "not installed yet"
+        return "not installed yet", []
     status = client.status(hub.release, hub.namespace)
     found = values_diff.changes(values_diff.normalised(deployed), wanted)
-    for line in values_diff.summary(found):
-        ui.print(f"    {line}")
     reasons = []
     if found:
         reasons.append(f"{len(found)} value(s) changed")
@@ -198,7 +204,7 @@ def _upgrade_reason(
         reasons.append(f"chart {status.chart_version} → {hub.chart.version}")
     if status is not None and status.status != "deployed":
         reasons.append(f"last release is {status.status}")
-    return "; ".join(reasons) or None
+    return "; ".join(reasons) or None, values_diff.summary(found)
 
 
 def _wait_for_address(api: ApiClient, environment: Environment, clock: Clock | None) -> str:

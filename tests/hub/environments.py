@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from pathlib import Path
+from secrets import token_urlsafe
 from typing import Any
 
 import yaml
@@ -75,5 +76,7 @@ def write(
     """config/<env>.yaml and its 0600 secrets file; returns the secrets written."""
     (folder / f"{env}.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     values = secrets if secrets is not None else generate_secrets()
+    # What the operator pastes in from the OAuth provider; any value will do here.
+    values["oauth_client_secret"] = values.get("oauth_client_secret") or token_urlsafe(24)
     save_secrets(folder / f"{env}.secrets.yaml", values)
     return values
