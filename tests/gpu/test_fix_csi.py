@@ -213,3 +213,21 @@ def test_patch_is_guarded_by_the_resource_version() -> None:
     guard, append = toleration_patch(live)
     assert guard == {"op": "test", "path": "/metadata/resourceVersion", "value": "41"}
     assert append["path"] == "/spec/template/spec/tolerations/-"
+
+
+def test_daemonset_outside_kube_system_is_found(
+    kube: FakeKube, kube_env: Callable[..., str], run_task: Callable[..., TaskRun]
+) -> None:
+    kube.create(node("gpu-worker-0", gpu=True, taints=[GPU_TAINT]))
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "openstack-system"}})
+    elsewhere = daemonset([{"operator": "Exists"}], desired=1)
+    elsewhere["metadata"]["namespace"] = "openstack-system"
+    kube.create(elsewhere)
+
+    result = run_task("gpu.fix-csi", "--env", kube_env())
+
+    assert result.code == 0, result.err
+    assert "DaemonSet openstack-system/csi-cinder-nodeplugin" in result.out
+    assert "already present" in result.out
+    assert "runs on all 1 node(s)" in result.out
+    assert kube.mutating_requests() == []
