@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..core import helm, kube, manifests, paths, templates
+from ..core import cloud, helm, kube, manifests, paths, templates
 from ..core.changes import Changes
 from ..core.console import Console, Step
 from ..core.loading import Environment
@@ -67,7 +67,7 @@ def run(environment: Environment, ui: Console, options: Options) -> Outcome:
         elif settings.cluster.driver == "existing":
             step.skipped("driver 'existing': not checked in OpenStack")
         else:
-            state = floating_ip.check(floating_ip.connect(settings), settings)
+            state = floating_ip.check(cloud.connect(settings), settings)
             step.unchanged(state.detail)
 
     api = kube.api_client(environment.kubeconfig)

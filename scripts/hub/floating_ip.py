@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..core import cloud
 from ..core.errors import OperationFailed
 from ..core.settings import Settings
 
@@ -38,35 +39,15 @@ class FloatingIpState:
     detail: str
 
 
-def connect(settings: Settings) -> Any:
-    """An openstacksdk connection to the environment's clouds.yaml entry."""
-    import openstack
-    from openstack import exceptions
-
-    try:
-        return openstack.connect(cloud=settings.cloud)
-    except exceptions.ConfigException as error:
-        raise OperationFailed(
-            f"cloud {settings.cloud!r}: {error}",
-            "add that entry to clouds.yaml (., ~/.config/openstack or /etc/openstack) "
-            "or set `cloud:` to an existing one",
-        ) from None
-
-
 def check(conn: Any, settings: Settings) -> FloatingIpState:
     """Free, or already on this hub's load balancer; anything else is an OperationFailed."""
-    from openstack import exceptions
-
     address = settings.hub.floating_ip
     assert address is not None, "check() is only called with a floating IP configured"
     cluster, namespace = settings.cluster.name, settings.hub.namespace
-    try:
-        found = list(conn.network.ips(floating_ip_address=address))
-    except exceptions.SDKException as error:
-        raise OperationFailed(
-            f"Neutron: listing floating IP {address} failed: {error}",
-            "check the cloud with `invoke doctor`, then re-run",
-        ) from None
+    found = cloud.call(
+        f"look up floating IP {address}",
+        lambda: list(conn.network.ips(floating_ip_address=address)),
+    )
     if not found:
         raise OperationFailed(
             f"floating IP {address} (hub.floating_ip) is not allocated in this project",
@@ -88,17 +69,11 @@ def check(conn: Any, settings: Settings) -> FloatingIpState:
 
 
 def _on_our_load_balancer(conn: Any, fip: Any, cluster: str, namespace: str) -> bool:
-    from openstack import exceptions
-
     if fip.description == service_description(cluster, namespace):
         return True
-    try:
-        balancers = list(
-            conn.load_balancer.load_balancers(name=load_balancer_name(cluster, namespace))
-        )
-    except exceptions.SDKException as error:
-        raise OperationFailed(
-            f"Octavia: listing load balancers failed: {error}",
-            "check the cloud with `invoke doctor`, then re-run",
-        ) from None
+    name = load_balancer_name(cluster, namespace)
+    balancers = cloud.call(
+        f"look up load balancer {name}",
+        lambda: list(conn.load_balancer.load_balancers(name=name)),
+    )
     return any(balancer.vip_port_id == fip.port_id for balancer in balancers)

@@ -239,6 +239,17 @@ def test_floating_ip_already_on_our_load_balancer_is_fine(
 
 
 @pytest.mark.usefixtures("free_ip")
+def test_a_passing_neutron_hiccup_is_retried(
+    run_task: Run, hub_env: HubEnv, fake_helm: FakeHelm, fake_cloud: FakeCloud
+) -> None:
+    fake_cloud.fail_request("GET", r"/floatingips", kind="503", times=1)
+    result = run_task("hub.deploy", "--env", ENV)
+    assert result.code == 0, result.err
+    assert fake_cloud.count("GET", r"/floatingips") == 2
+    assert len(fake_helm.upgrades()) == 1
+
+
+@pytest.mark.usefixtures("free_ip")
 def test_helm_failure_is_one_line_with_secrets_redacted(
     run_task: Run, hub_env: HubEnv, fake_helm: FakeHelm
 ) -> None:
