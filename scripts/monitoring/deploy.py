@@ -139,6 +139,8 @@ def ensure_release(run: Deployment, settings: Settings, secrets: Secrets) -> Non
         )
         if run.changes.dry_run:
             step.planned(f"would {what}")
+        else:
+            step.done("installed" if deployed is None else "upgraded")
 
 
 def _report(step: Any, outcome: kube.Outcome, dry_run: bool) -> None:

@@ -8,6 +8,8 @@ within a minute and without a Helm upgrade or restart.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..core import kube
 from ..core.changes import Changes
 from ..core.console import Console
@@ -16,11 +18,13 @@ from ..core.loading import Environment
 from . import dashboards
 
 
-def check_or_build(ui: Console, *, build: bool, dry_run: bool) -> None:
+def check_or_build(
+    ui: Console, *, build: bool, dry_run: bool, directory: Path = dashboards.DASHBOARD_DIR
+) -> None:
     writing = build and not dry_run
     title = "rebuild dashboards/*.json" if build else "committed dashboards equal a fresh build"
     with ui.step(title) as step:
-        results = dashboards.write(dry_run=not writing)
+        results = dashboards.write(directory, dry_run=not writing)
         stale = [r.path.name for r in results if r.changed]
         if not stale:
             step.unchanged(f"{len(results)} dashboards up to date")
