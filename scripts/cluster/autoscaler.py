@@ -297,6 +297,9 @@ def through_magnum(
             step.unchanged(f"already {low}..{high}")
             ui.summary()
             return False
+        conflict = spec.bounds_conflict(group, config.name, low, high)
+        if conflict:
+            raise OperationFailed(*conflict)
         ui.print(
             f"  {nodegroup}: {group.get('min_node_count')}..{group.get('max_node_count')} "
             f"→ {low}..{high} (Magnum's autoscaler reads these)"

@@ -129,8 +129,13 @@ def run(
     default = default_workers(magnum, uuid)
     with ui.step(f"node group {default.get('name', spec.DEFAULT_WORKERS)} bounds") as step:
         patch = spec.bounds_patch(default, config.min_workers, config.max_workers)
+        conflict = spec.bounds_conflict(
+            default, config.name, config.min_workers, config.max_workers
+        )
         if not patch:
             step.unchanged(f"{config.min_workers}..{config.max_workers}")
+        elif conflict:
+            raise OperationFailed(*conflict)
         else:
             changes.make(
                 f"set {default['name']} to {config.min_workers}..{config.max_workers} nodes",
@@ -159,6 +164,7 @@ def run(
                 ui=ui,
                 step=step,
                 env=env,
+                cluster_name=config.name,
                 clock=clock,
             )
 
@@ -276,6 +282,7 @@ def ensure_nodegroup(
     ui: Console,
     step: Step,
     env: str,
+    cluster_name: str,
     clock: Clock | None,
 ) -> None:
     timeout = 30 * 60.0
@@ -312,6 +319,9 @@ def ensure_nodegroup(
     if not patch:
         step.unchanged(f"{live.get('node_count')} node(s), {group.min_nodes}..{group.max_nodes}")
         return
+    conflict = spec.bounds_conflict(live, cluster_name, group.min_nodes, group.max_nodes)
+    if conflict:
+        raise OperationFailed(*conflict)
     changes.make(
         f"set node group {group.name} to {group.min_nodes}..{group.max_nodes} nodes",
         lambda: magnum.update_nodegroup(uuid, group.name, patch),

@@ -271,6 +271,22 @@ def bounds_patch(live: Obj, min_nodes: int, max_nodes: int) -> list[Obj]:
     return patch
 
 
+def bounds_conflict(
+    live: Obj, cluster: str, min_nodes: int, max_nodes: int
+) -> tuple[str, str] | None:
+    """Cause and remedy when Magnum would refuse these bounds (it keeps node_count within)."""
+    count = live.get("node_count")
+    if not isinstance(count, int) or min_nodes <= count <= max_nodes:
+        return None
+    target = min(max(count, min_nodes), max_nodes)
+    return (
+        f"node group {live.get('name')} has {count} node(s), outside {min_nodes}..{max_nodes}; "
+        "Magnum refuses bounds that exclude the current count",
+        f"resize it first (`openstack coe cluster resize {cluster} --nodegroup "
+        f"{live.get('name')} {target}`), then re-run",
+    )
+
+
 def placement_drift(group: NodeGroup, driver: str, live: Obj) -> str:
     """Labels/taints that differ; Magnum applies them only to new nodes, so we only report."""
     if driver == "heat":
