@@ -20,6 +20,7 @@ from ..core.console import Console
 from ..core.errors import BadInput, Problem
 from ..core.loading import Environment
 from ..core.manifests import Manifest
+from ..core.quantities import memory_bytes
 from ..core.settings import Secrets, Settings
 from ..core.templates import render
 from . import dashboards
@@ -31,6 +32,15 @@ if TYPE_CHECKING:
 # hub.networkPolicy.interNamespaceAccessLabels: accept) only from namespaces carrying it.
 HUB_ACCESS = {"hub.jupyter.org/network-access-hub": "true"}
 UPGRADE_TIMEOUT_SECONDS = 15 * 60
+# Prometheus counts blocks, not the write-ahead log, against retentionSize, and reads
+# its units as powers of 1024; the WAL needs the rest of the volume.
+RETENTION_SHARE = 0.9
+_SIZE_UNITS = {"B": 1, "KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40}
+
+
+def retention_bytes(size: str) -> int:
+    number = size.rstrip("BKMGT")
+    return int(number) * _SIZE_UNITS[size[len(number) :]]
 
 
 def check(environment: Environment) -> tuple[Settings, Secrets]:
@@ -41,6 +51,17 @@ def check(environment: Environment) -> tuple[Settings, Secrets]:
             Problem(
                 "monitoring.enabled",
                 f"is false in {environment.config_path}; set it to true to deploy monitoring",
+            )
+        )
+    monitoring = settings.monitoring
+    volume = memory_bytes(monitoring.storage_size)
+    if retention_bytes(monitoring.retention_size) > RETENTION_SHARE * volume:
+        raise BadInput(
+            Problem(
+                "monitoring.retention_size",
+                f"{monitoring.retention_size} does not leave room for the write-ahead log on a "
+                f"{monitoring.storage_size} volume (storage_size); allowed is at most "
+                f"{RETENTION_SHARE:.0%} of it, or raise storage_size",
             )
         )
     if environment.secrets is None:

@@ -189,3 +189,15 @@ def test_helm_failure_is_one_line_with_a_remedy(
     assert "fix:" in result.err
     assert "Traceback" not in result.err
     assert_no_secret(chosen, result.out, result.err)
+
+
+def test_a_retention_size_that_would_fill_the_volume_is_refused(
+    run_task: Run, monitoring_env: MonitoringEnv, kube: FakeKube, fake_helm: FakeHelm
+) -> None:
+    monitoring_env(**{"monitoring.retention_size": "48GB", "monitoring.storage_size": "50Gi"})
+    result = deploy(run_task)
+    assert result.code == 2
+    assert "monitoring.retention_size: 48GB does not leave room" in result.err
+    assert "storage_size" in result.err
+    assert kube.requests == []
+    assert fake_helm.calls() == []
