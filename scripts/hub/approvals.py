@@ -23,12 +23,12 @@ from .prompts import Ask, confirm_deletion
 
 
 def parse_names(text: str, *, every: bool) -> list[str]:
-    """NAME arguments, separated by commas or spaces; or none with --all."""
+    """--names, separated by commas or spaces; or none with --all."""
     names = [name for name in re.split(r"[,\s]+", text.strip()) if name]
     if every and names:
-        raise bad_option("--all", "give either names or --all, not both")
+        raise bad_option("--all", "give either --names or --all, not both")
     if not every and not names:
-        raise bad_option("NAME", "name at least one sign-up (e.g. alice,bob), or use --all")
+        raise bad_option("--names", "name at least one sign-up (--names alice,bob), or use --all")
     return names
 
 
@@ -57,7 +57,10 @@ def pending(environment: Environment, ui: Console, web: HubWeb) -> list[SignUp]:
         ui.print(f"{len(waiting)} sign-up(s) waiting for approval:")
         for sign_up in waiting:
             ui.print(f"  {sign_up.name}")
-        ui.print(f"Approve with `invoke hub.approve {waiting[0].name} --env {environment.name}`.")
+        ui.print(
+            f"Approve with `invoke hub.approve --names {waiting[0].name} --env {environment.name}` "
+            "(or --all)."
+        )
     return waiting
 
 
@@ -70,7 +73,7 @@ def _select(known: list[SignUp], names: list[str], every: bool) -> list[SignUp]:
         waiting = ", ".join(s.name for s in known if not s.authorized) or "none"
         raise BadInput(
             [
-                Problem(f"NAME {name}", f"no sign-up by that name; waiting: {waiting}")
+                Problem(f"option --names {name}", f"no sign-up by that name; waiting: {waiting}")
                 for name in missing
             ]
         )
@@ -133,7 +136,7 @@ def reject(
         raise BadInput(
             [
                 Problem(
-                    f"NAME {name}",
+                    f"option --names {name}",
                     "already approved; rejecting only removes waiting sign-ups "
                     "(remove an approved user in the hub's admin page)",
                 )

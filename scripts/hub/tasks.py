@@ -86,8 +86,9 @@ def pending(c: Context, env: str = "", url: str = "") -> None:
     approvals.pending(environment, ui, web)
 
 
+# Names are an option (--names alice,bob), not positional: invoke cannot make a
+# positional argument optional, and `--all` needs none.
 @task(
-    positional=["names"],
     help={
         "names": "sign-ups to approve, separated by commas (alice,bob)",
         "all": "approve every waiting sign-up",
@@ -123,9 +124,8 @@ def approve(  # noqa: PLR0917 - invoke maps each keyword to an option
 
 
 @task(
-    positional=["names"],
     help={
-        "names": "waiting sign-ups to delete, separated by commas",
+        "names": "waiting sign-ups to delete, separated by commas (alice,bob)",
         "env": ENV,
         "url": URL,
         "dry-run": DRY_RUN,
