@@ -108,8 +108,10 @@ def show(ui: Console, snapshot: Snapshot) -> None:
     if cluster.get("api_address"):
         ui.print(f"  API {cluster['api_address']}, Kubernetes {cluster.get('coe_version') or '?'}")
     table = Table(show_edge=False, pad_edge=False)
-    for column in ("node group", "role", "flavor", "nodes", "min..max", "status", "reason"):
-        table.add_column(column)
+    for column in ("node group", "role", "flavor", "nodes", "min..max", "status"):
+        table.add_column(column, no_wrap=True)
+    # Only the free text may wrap; names and numbers must survive a narrow terminal whole.
+    table.add_column("reason", overflow="fold")
     for group in sorted(snapshot.groups, key=lambda g: (g.get("role") != "master", g["name"])):
         low, high = group.get("min_node_count"), group.get("max_node_count")
         table.add_row(

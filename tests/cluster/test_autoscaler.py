@@ -15,37 +15,11 @@ from scripts.cluster.autoscaler import ensure_limits, node_limits, with_limits
 from scripts.core.changes import Changes
 from scripts.core.console import Console
 from tests.cluster.conftest import ENV, EnvFactory
+from tests.cluster.objects import MAGNUM_COMMAND, autoscaler
 from tests.support.fakecloud import FakeCloud
 from tests.support.fakekube import FakeKube
 
 PATH = "/apis/apps/v1/namespaces/kube-system/deployments/cluster-autoscaler"
-MAGNUM_COMMAND = [
-    "./cluster-autoscaler",
-    "--cloud-provider=magnum",
-    "--cloud-config=/config/cloud-config",
-    "--nodes=1:5:default-worker",
-    "--scale-down-unneeded-time=10m",
-    "--v=2",
-]
-
-
-def autoscaler(command: list[str], field: str = "command") -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "cluster-autoscaler", "namespace": "kube-system"},
-        "spec": {
-            "selector": {"matchLabels": {"app": "cluster-autoscaler"}},
-            "template": {
-                "metadata": {"labels": {"app": "cluster-autoscaler"}},
-                "spec": {
-                    "containers": [
-                        {"name": "cluster-autoscaler", "image": "ca:v1.27.3", field: command}
-                    ]
-                },
-            },
-        },
-    }
 
 
 def command_of(kube: FakeKube, field: str = "command") -> list[str]:

@@ -1,0 +1,63 @@
+"""cluster.status: the table, and --watch until nothing is in progress."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from scripts.cluster import deploy, status
+from scripts.core.console import Console
+from tests.cluster.conftest import ENV, EnvFactory
+from tests.support.fakecloud import FakeCloud
+
+
+def test_table_shows_every_node_group_with_bounds(
+    cloud: FakeCloud, make_env: EnvFactory, run_task: Callable[..., Any]
+) -> None:
+    deploy.run(make_env(), Console(), clock=cloud.clock)
+    before = len(cloud.mutating_calls())
+
+    result = run_task("cluster.status", "--env", ENV)
+
+    assert result.code == 0, result.err
+    assert "cluster jhub-test: CREATE_COMPLETE (health HEALTHY)" in result.out
+    rows = {line.split()[0]: line.split() for line in result.out.splitlines() if "│" in line}
+    assert rows["gpu-worker"][:9] == [
+        "gpu-worker", "│", "gpu", "│", "g1.large.a100", "│", "0", "│", "0..2",
+    ]  # fmt: skip
+    assert rows["default-worker"][8] == "1..5"
+    assert "default-master" in rows and "highmem-worker" in rows
+    assert len(cloud.mutating_calls()) == before
+
+
+def test_watch_follows_a_creation_until_it_settles(
+    cloud: FakeCloud, make_env: EnvFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    environment = make_env()
+    cloud.settle_polls = None
+    cloud.settle_seconds = 600
+    cloud.add_cluster("jhub-test", status="CREATE_IN_PROGRESS")
+
+    snapshot = status.run(environment, Console(), watch=True, clock=cloud.clock)
+
+    assert snapshot is not None and snapshot.cluster["status"] == "CREATE_COMPLETE"
+    out = capsys.readouterr().out
+    assert out.count("cluster jhub-test: CREATE_IN_PROGRESS") == 1  # redrawn on change only
+    assert "cluster jhub-test: CREATE_COMPLETE" in out
+    assert 600 <= cloud.clock.now - 1000 < 700
+
+
+def test_missing_cluster_and_existing_driver(
+    cloud: FakeCloud, make_env: EnvFactory, run_task: Callable[..., Any]
+) -> None:
+    make_env()
+    missing = run_task("cluster.status", "--env", ENV)
+    assert missing.code == 1 and "invoke cluster.deploy --env cloudtest" in missing.err
+
+    make_env(cluster={"driver": "existing"})
+    cloud.log.clear()
+    existing = run_task("cluster.status", "--env", ENV)
+    assert existing.code == 0 and "no Magnum cluster" in existing.out
+    assert list(cloud.log) == []
