@@ -1,4 +1,4 @@
-"""cluster.delete: Service load balancers first (cascade), floating IPs reported, then the cluster."""
+"""cluster.delete: Service load balancers first (cascade), floating IPs, then the cluster."""
 
 from __future__ import annotations
 
