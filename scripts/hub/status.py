@@ -81,7 +81,7 @@ def _health(url: str) -> Line:
     return Line(response.status_code == 200, "health", f"{target}: HTTP {response.status_code}")
 
 
-def run(environment: Environment, ui: Console) -> list[Line]:
+def run(environment: Environment, ui: Console, url: str = "") -> list[Line]:
     hub = environment.settings.hub
     client = helm.Helm(kubeconfig=environment.kubeconfig)
     release = client.status(hub.release, hub.namespace)
@@ -112,8 +112,8 @@ def run(environment: Environment, ui: Console) -> list[Line]:
     else:
         lines.append(Line(True, "load balancer", address))
     lines.append(_certificate(api, environment))
-    if hub.url or address:
-        lines.append(_health(public_url(environment.settings, address)))
+    if url or hub.url or address:
+        lines.append(_health(url or public_url(environment.settings, address)))
     for line in lines:
         ui.print(f"{'✓' if line.ok else '✗'} {line.what}: {line.detail}")
     problems = [line.what for line in lines if not line.ok]

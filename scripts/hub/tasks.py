@@ -172,18 +172,20 @@ def authorize_url(c: Context, env: str = "") -> None:
     Console().print(page(environment.settings))
 
 
-@task(help={"env": ENV})
+@task(help={"env": ENV, "url": URL})
 @procedure
-def status(c: Context, env: str = "") -> None:
+def status(c: Context, env: str = "", url: str = "") -> None:
     """Release, pods, load balancer vs floating IP, certificate and /hub/api/health."""
     from ..core import loading
     from ..core.console import Console
     from . import status as procedure_module
+    from .urls import normalise
 
+    base = normalise(url) if url else ""
     environment = loading.load(env or None, require_secrets=False)
     ui = Console()
     ui.add_secrets(environment.secret_values())
-    procedure_module.run(environment, ui)
+    procedure_module.run(environment, ui, base)
 
 
 @task(help={"env": ENV})
