@@ -92,27 +92,37 @@ def status_code(error: BaseException) -> int | None:
 def api_message(error: BaseException) -> str:
     """What the API said, without the SDK's boilerplate around it."""
     code = status_code(error)
-    text = ""
+    response = getattr(error, "response", None)
+    text = _body_detail(getattr(response, "text", None))
     for attribute in ("details", "message"):
         value = getattr(error, attribute, None)
-        if isinstance(value, str) and value.strip():
-            text = value.strip()
-            break
-    text = _magnum_detail(text) or text or str(error) or type(error).__name__
+        if not text and isinstance(value, str) and value.strip():
+            text = _body_detail(value) or value.strip()
+    text = text or str(error) or type(error).__name__
     return f"HTTP {code}: {text}" if code else text
 
 
-def _magnum_detail(text: str) -> str:
-    # Magnum wraps errors as {"errors": [{"title": ..., "detail": ...}]}.
+def _body_detail(body: object) -> str:
+    """The message inside an OpenStack error body, whichever service's shape it has."""
+    if not isinstance(body, str) or not body.strip():
+        return ""
     try:
-        body = json.loads(text)
+        parsed = json.loads(body)
     except ValueError:
         return ""
-    if isinstance(body, dict):
-        errors = body.get("errors")
-        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-            return str(errors[0].get("detail") or errors[0].get("title") or "")
-        return str(body.get("faultstring") or "")
+    if not isinstance(parsed, dict):
+        return ""
+    errors = parsed.get("errors")  # Magnum
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        return str(errors[0].get("detail") or errors[0].get("title") or "")
+    if parsed.get("faultstring"):  # Octavia, magnumclient's legacy shape
+        return str(parsed["faultstring"])
+    if isinstance(parsed.get("message"), str):
+        return str(parsed["message"])
+    # Neutron {"NeutronError": {...}}, Nova {"itemNotFound": {...}}, Keystone {"error": {...}}
+    for value in parsed.values():
+        if isinstance(value, dict) and isinstance(value.get("message"), str):
+            return str(value["message"])
     return ""
 
 
