@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..core.console import Console
+from ..core.console import Console, Step
 from ..core.errors import OperationFailed
 from ..core.kube import call, read_or_none
 from .autoscaler import AUTOSCALER, NAMESPACE, node_limits
@@ -86,7 +86,7 @@ def run(api: ApiClient, ui: Console, *, driver: str, env: str) -> Report:
     return report
 
 
-def fail(step: Any, report: Report, problem: str, remedy: str) -> None:
+def fail(step: Step, report: Report, problem: str, remedy: str) -> None:
     step.outcome, step.detail = "failed", problem
     report.problems.append(problem)
     report.remedies.append(remedy)
@@ -128,7 +128,7 @@ def why_unhealthy(pod: Any) -> str:
     return f"{phase}: {', '.join(reasons)}{more}"
 
 
-def check_csi(api: ApiClient, nodes: list[Any], step: Any, report: Report, env: str) -> None:
+def check_csi(api: ApiClient, nodes: list[Any], step: Step, report: Report, env: str) -> None:
     from kubernetes import client
 
     storage = client.StorageV1Api(api)
@@ -163,7 +163,7 @@ def check_csi(api: ApiClient, nodes: list[Any], step: Any, report: Report, env: 
     step.done(f"{plugin.metadata.namespace}/{plugin.metadata.name} on all {len(nodes)} node(s)")
 
 
-def check_autoscaler(api: ApiClient, step: Any, report: Report, env: str) -> None:
+def check_autoscaler(api: ApiClient, step: Step, report: Report, env: str) -> None:
     from kubernetes import client
 
     apps = client.AppsV1Api(api)
