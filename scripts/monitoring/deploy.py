@@ -44,7 +44,7 @@ def retention_bytes(size: str) -> int:
 
 
 def check(environment: Environment) -> tuple[Settings, Secrets]:
-    """Refuse before any call when monitoring is off or the secrets are missing."""
+    """Refuse before any call: monitoring off, a disk that would fill, no secrets."""
     settings = environment.settings
     if not settings.monitoring.enabled:
         raise BadInput(
