@@ -155,7 +155,7 @@ class Ledger:
         attempt = Attempt(secrets.token_hex(6), now, domain, server, outcome)
         with self._locked():
             attempts = [*self.attempts(), attempt]
-            self._write(attempts, now)
+            self._write(attempts)
         return attempt
 
     def settle(self, attempt: Attempt, outcome: str) -> Attempt:
@@ -165,7 +165,7 @@ class Ledger:
             attempts = [settled if a.id == attempt.id else a for a in self.attempts()]
             if settled not in attempts:
                 attempts.append(settled)
-            self._write(attempts, utc_now())
+            self._write(attempts)
         return settled
 
     @contextlib.contextmanager
@@ -179,8 +179,14 @@ class Ledger:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def _write(self, attempts: list[Attempt], now: dt.datetime) -> None:
-        kept = sorted((a for a in attempts if a.time > now - KEEP), key=lambda a: a.time)
+    def _write(self, attempts: list[Attempt]) -> None:
+        # Measured from the newest entry, not the clock: a wrong clock can then only
+        # keep entries longer, never drop one that still counts.
+        newest = max((a.time for a in attempts), default=None)
+        kept = sorted(
+            (a for a in attempts if newest is None or a.time > newest - KEEP),
+            key=lambda a: a.time,
+        )
         text = json.dumps({"attempts": [a.to_json() for a in kept]}, indent=2) + "\n"
         self._remove_leftovers()
         descriptor, name = tempfile.mkstemp(
