@@ -45,4 +45,62 @@ def doctor(c: Context, env: str = "") -> None:
         raise OperationFailed(
             f"{len(failed)} check(s) failed: {', '.join(failed)}", "follow the hints above"
         )
-TASKS = [plan, doctor]
+
+
+@task(
+    help={
+        **ENV_HELP,
+        "dry_run": "say what would change; make no mutating call",
+        "no_health": "skip the health check at the end",
+    }
+)
+@procedure
+def deploy(c: Context, env: str = "", dry_run: bool = False, no_health: bool = False) -> None:
+    """Everything: cluster, kubeconfig, fixes, then hub/monitoring/GPU releases in parallel."""
+    from . import orchestrate
+    from .core import loading
+    from .core.console import Console
+
+    environment = loading.load(env or None, require_secrets=True)
+    ui = Console()
+    ui.add_secrets(environment.secret_values())
+    orchestrate.deploy(environment, ui, dry_run=dry_run, health=not no_health)
+
+
+@task(help=ENV_HELP)
+@procedure
+def status(c: Context, env: str = "") -> None:
+    """One screen: cluster, node groups, releases, hub, certificate, load balancers, autoscaler."""
+    from . import overview
+    from .core import loading
+    from .core.console import Console
+    from .core.errors import OperationFailed
+
+    environment = loading.load(env or None, require_secrets=False)
+    ui = Console()
+    ui.add_secrets(environment.secret_values())
+    if not all(s.ok for s in overview.run(environment, ui)):
+        raise OperationFailed("some sections could not be read", "see the ✗ lines above")
+
+
+@task(
+    help={
+        **ENV_HELP,
+        "yes": "really delete (without it, only the list of what would go)",
+        "dry_run": "list what would be deleted; delete nothing",
+    }
+)
+@procedure
+def destroy(c: Context, env: str = "", yes: bool = False, dry_run: bool = False) -> None:
+    """Remove hub (certificate backed up), monitoring, GPU operator, load balancers, cluster."""
+    from . import orchestrate
+    from .core import loading
+    from .core.console import Console
+
+    environment = loading.load(env or None, require_secrets=False)
+    ui = Console()
+    ui.add_secrets(environment.secret_values())
+    orchestrate.destroy(environment, ui, yes=yes, dry_run=dry_run)
+
+
+TASKS = [plan, doctor, deploy, status, destroy]

@@ -16,7 +16,7 @@ from scripts.core import helm
 from scripts.core.console import register_secrets
 from scripts.core.errors import OperationFailed
 from tests.conftest import ROOT
-from tests.hub.fake_helm import FakeHelm, install
+from tests.support.fake_helm import FakeHelm, install
 from tests.support.fakekube import FakeKube
 
 TINY_CHART = ROOT / "tests" / "fixtures" / "charts" / "tiny-hub"

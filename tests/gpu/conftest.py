@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
-from tests.hub.fake_helm import FakeHelm, install
+from tests.support.fake_helm import FakeHelm, install
 from tests.support.fakekube import FakeKube
 
 EXAMPLE: dict[str, Any] = yaml.safe_load((ROOT / "config" / "example.yaml").read_text())
@@ -55,7 +55,7 @@ def kube_env(write_env: WriteEnv, kube: FakeKube) -> Callable[..., str]:
 
 @pytest.fixture
 def fake_helm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHelm]:
-    """The recording helm (tests/hub/fake_helm.py): a real install needs an API server
+    """The recording helm (tests/support/fake_helm.py): a real install needs an API server
     with OpenAPI documents and the chart repository, neither of which exists here."""
     fake = install(tmp_path / "helm")
     monkeypatch.setenv("JHUB_HELM", str(fake.binary))

@@ -15,7 +15,7 @@ from scripts.core.settings import Settings
 from scripts.gpu.deploy import changed_paths, decide_priority_class
 from tests.conftest import TaskRun
 from tests.gpu.conftest import EXAMPLE, node
-from tests.hub.fake_helm import FakeHelm
+from tests.support.fake_helm import FakeHelm
 from tests.support.fakekube import FakeKube
 
 PRIORITY = "nvidia-priority-class"

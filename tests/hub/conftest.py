@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.hub.fake_helm import FakeHelm, install
+from tests.support.fake_helm import FakeHelm, install
 from tests.support.fakekube import FakeKube
 
 FLOATING_IP = "192.0.2.10"

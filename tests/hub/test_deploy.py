@@ -21,7 +21,7 @@ from scripts.hub import deploy
 from tests.conftest import TaskRun
 from tests.hub import environments
 from tests.hub.conftest import ready_pod, running_hub, use_kubeconfig
-from tests.hub.fake_helm import FakeHelm
+from tests.support.fake_helm import FakeHelm
 from tests.support.fakecloud import FakeCloud
 from tests.support.fakekube import FakeKube
 

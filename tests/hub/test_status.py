@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import TaskRun
 from tests.hub import environments
 from tests.hub.conftest import FLOATING_IP, running_hub, use_kubeconfig
-from tests.hub.fake_helm import FakeHelm
+from tests.support.fake_helm import FakeHelm
 from tests.support.components import ProgrammableHTTPServer
 from tests.support.fakekube import FakeKube
 

@@ -13,7 +13,7 @@ from scripts.core.errors import OperationFailed
 from scripts.monitoring import dashboards as shipped
 from scripts.monitoring import update_dashboards
 from tests.conftest import TaskRun
-from tests.hub.fake_helm import FakeHelm
+from tests.support.fake_helm import FakeHelm
 from tests.monitoring.conftest import ENV, MonitoringEnv
 from tests.support.fakekube import FakeKube
 

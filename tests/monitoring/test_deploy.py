@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from tests.conftest import TaskRun
-from tests.hub.fake_helm import FakeHelm
+from tests.support.fake_helm import FakeHelm
 from tests.monitoring.conftest import ENV, MonitoringEnv, write_secrets
 from tests.support.fakekube import FakeKube
 

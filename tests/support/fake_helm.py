@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 SCRIPT = r"""
-import json, os, stat, sys
+import fcntl, json, os, stat, sys, time
 from pathlib import Path
 import yaml
 
@@ -50,6 +50,18 @@ if values_path:
     values = yaml.safe_load(record["values_text"]) or {}
 with open(home / "calls.jsonl", "a") as log:
     log.write(json.dumps(record) + "\n")
+
+# Parallel releases call helm at once: one call at a time keeps releases.json whole.
+lock = open(home / "helm.lock", "w")
+
+started = time.time()
+delay = home / f"delay-{command}"
+if delay.exists():
+    # Stands in for the minutes a real install waits on pods.
+    time.sleep(float(delay.read_text()))
+fcntl.flock(lock, fcntl.LOCK_EX)
+with open(home / "timings.jsonl", "a") as timings:
+    timings.write(json.dumps({"argv": argv, "started": started, "ended": time.time()}) + "\n")
 
 fault = home / f"fail-{command}"
 if fault.exists():
@@ -79,6 +91,10 @@ if command == "version":
     print(version.read_text().strip() if version.exists() else "v3.14.2+gc309b6f")
 elif command == "upgrade":
     name, chart = positional(1), positional(2)
+    release_fault = home / f"fail-upgrade-{name}"
+    if release_fault.exists():
+        sys.stderr.write(release_fault.read_text())
+        sys.exit(1)
     key = f"{namespace}/{name}"
     old = releases.get(key, {})
     releases[key] = {
@@ -144,6 +160,20 @@ class FakeHelm:
 
     def fail(self, command: str, stderr: str) -> None:
         (self.home / f"fail-{command}").write_text(stderr)
+
+    def timings(self) -> list[dict[str, Any]]:
+        """Start and end (wall clock) of each call, to show which calls overlapped."""
+        log = self.home / "timings.jsonl"
+        if not log.exists():
+            return []
+        return [json.loads(line) for line in log.read_text().splitlines() if line]
+
+    def slow(self, command: str, seconds: float) -> None:
+        (self.home / f"delay-{command}").write_text(str(seconds))
+
+    def fail_release(self, release: str, stderr: str) -> None:
+        """Only `upgrade` of this release fails (the others succeed)."""
+        (self.home / f"fail-upgrade-{release}").write_text(stderr)
 
     def heal(self, command: str) -> None:
         (self.home / f"fail-{command}").unlink(missing_ok=True)
