@@ -45,4 +45,18 @@ def integration(session: nox.Session) -> None:
     if not Path("tests/integration").is_dir():
         session.skip("no kind integration tests in this checkout yet (tests/integration)")
     session.install("-e", ".[test]")
-    session.run("python", "-m", "pytest", "tests/integration", *session.posargs)
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "tests/integration",
+        *session.posargs,
+        env={"JHUB_INTEGRATION": "1"},
+    )
+
+
+@nox.session(python=PYTHON)
+def dashboards(session: nox.Session) -> None:
+    """Rebuild dashboards/*.json from Python (grafana-foundation-sdk, pinned)."""
+    session.install("-e", ".[test]")
+    session.run("invoke", "monitoring.dashboards", "--build")
