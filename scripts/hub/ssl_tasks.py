@@ -1,0 +1,77 @@
+"""Task glue for hub.ssl-retry and hub.cert-status; scripts/hub/tasks.py calls register()."""
+
+from __future__ import annotations
+
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.tasks import task
+
+from ..core.runner import procedure
+
+ENV = "environment name (default: $JHUB_ENV, else example)"
+
+
+@task(
+    help={
+        "env": ENV,
+        "force": "order even when 4 production attempts fell in the last 7 days",
+        "staging": "rehearse with Let's Encrypt's staging server (untrusted, not rate limited)",
+        "timeout": "seconds to follow traefik's log for the outcome (30-1800, default 180)",
+        "dry-run": "run the checks and print the restart instead of doing it",
+        "resolvers": "DNS servers to check the domain with (default 1.1.1.1,8.8.8.8)",
+    }
+)
+@procedure
+def ssl_retry(  # noqa: PLR0917 - invoke maps each keyword to an option
+    c: Context,
+    env: str = "",
+    force: bool = False,
+    staging: bool = False,
+    timeout: int = 180,
+    dry_run: bool = False,
+    resolvers: str = "",
+) -> None:
+    """Retry Let's Encrypt issuance after checking DNS, port 80 and this week's attempts."""
+    from ..core import kube, loading
+    from ..core.console import Console
+    from ..core.helm import Helm
+    from .ssl_checks import parse_resolvers
+    from .ssl_retry import RetryOptions, Wiring, run
+
+    options = RetryOptions(
+        force=force,
+        staging=staging,
+        timeout=float(timeout),
+        dry_run=dry_run,
+        resolvers=parse_resolvers(resolvers),
+    )
+    environment = loading.load(env or None, require_secrets=False)
+    ui = Console()
+    ui.add_secrets(environment.secret_values())
+    wiring = Wiring(api=kube.api_client(environment.kubeconfig), helm=Helm(environment.kubeconfig))
+    run(environment, ui, options, wiring)
+
+
+@task(
+    help={
+        "env": ENV,
+        "live": "ask the HTTPS endpoint instead of the cluster's secret",
+    }
+)
+@procedure
+def cert_status(c: Context, env: str = "", live: bool = False) -> None:
+    """Issuer, names, expiry and days left of the hub's certificate; attempts this week."""
+    from ..core import loading
+    from ..core.console import Console
+    from .cert_status import StatusOptions, run
+
+    environment = loading.load(env or None, require_secrets=False)
+    ui = Console()
+    ui.add_secrets(environment.secret_values())
+    run(environment, ui, StatusOptions(live=live))
+
+
+def register(ns: Collection) -> None:
+    """Add hub.ssl-retry and hub.cert-status to the hub collection."""
+    ns.add_task(ssl_retry, name="ssl-retry")
+    ns.add_task(cert_status, name="cert-status")
