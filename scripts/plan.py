@@ -100,6 +100,15 @@ def object_actions(settings: Settings) -> list[Action]:
         Action(stage, f"apply {m['kind']} {_name(m)}")
         for _, m in manifests.planned(settings, placeholder_secrets())
     ]
+    if settings.monitoring.enabled:
+        actions += [
+            Action(
+                stage,
+                f"apply ConfigMap {_name(m)} (Grafana dashboard, folder "
+                f"{settings.monitoring.dashboards_folder!r})",
+            )
+            for m in dashboard_configmaps(settings)
+        ]
     if settings.hub.floating_ip:
         actions.append(
             Action(
@@ -122,14 +131,6 @@ def release_actions(settings: Settings, build: Path) -> list[Action]:
                 f"--repo {release.chart.repo} --version {release.chart.version} "
                 f"--namespace {release.namespace} --values {values} "
                 "(skipped when the deployed values are equal)",
-            )
-        )
-    if settings.monitoring.enabled:
-        actions.append(
-            Action(
-                stage,
-                "apply Grafana dashboard ConfigMaps "
-                f"(folder {settings.monitoring.dashboards_folder!r})",
             )
         )
     return actions
@@ -195,12 +196,23 @@ def write_build(settings: Settings, build: Path) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(render(release.template, settings, secrets).text, encoding="utf-8")
         written.append(path)
-    for filename, manifest in manifests.planned(settings, secrets):
+    found = manifests.planned(settings, secrets)
+    if settings.monitoring.enabled:
+        found += [
+            (f"configmap-{m['metadata']['name']}.yaml", m) for m in dashboard_configmaps(settings)
+        ]
+    for filename, manifest in found:
         path = build / "manifests" / filename
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
         written.append(path)
     return written
+
+
+def dashboard_configmaps(settings: Settings) -> list[manifests.Manifest]:
+    from .monitoring.dashboards import dashboards_configmaps
+
+    return dashboards_configmaps(settings)
 
 
 def run(environment: Environment, ui: Console) -> list[Action]:

@@ -9,6 +9,9 @@ from .templates import GRAFANA_SECRET, METRICS_SECRET
 
 Manifest = dict[str, Any]
 MANAGED_BY = {"app.kubernetes.io/managed-by": "jhub-openstack"}
+# The hub's NetworkPolicy admits pods (and, with interNamespaceAccessLabels: accept,
+# namespaces) carrying this label; Prometheus needs both to scrape /hub/metrics.
+HUB_ACCESS = {"hub.jupyter.org/network-access-hub": "true"}
 # A user PriorityClass may go up to one billion; system classes sit above it.
 GPU_PRIORITY_VALUE = 1_000_000_000
 
@@ -19,6 +22,12 @@ def namespace(name: str) -> Manifest:
         "kind": "Namespace",
         "metadata": {"name": name, "labels": dict(MANAGED_BY)},
     }
+
+
+def monitoring_namespace(settings: Settings) -> Manifest:
+    manifest = namespace(settings.monitoring.namespace)
+    manifest["metadata"]["labels"].update(HUB_ACCESS)
+    return manifest
 
 
 def storage_class(storage: Storage) -> Manifest:
@@ -100,10 +109,7 @@ def planned(settings: Settings, secrets: Secrets) -> list[tuple[str, Manifest]]:
         )
     if settings.monitoring.enabled:
         found += [
-            (
-                f"namespace-{settings.monitoring.namespace}.yaml",
-                namespace(settings.monitoring.namespace),
-            ),
+            (f"namespace-{settings.monitoring.namespace}.yaml", monitoring_namespace(settings)),
             (f"secret-{GRAFANA_SECRET}.yaml", grafana_admin_secret(settings, secrets)),
             (f"secret-{METRICS_SECRET}.yaml", metrics_token_secret(settings, secrets)),
         ]

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 # z2jh's hub NetworkPolicy admits pods carrying this label, and (with
 # hub.networkPolicy.interNamespaceAccessLabels: accept) only from namespaces carrying it.
-HUB_ACCESS = {"hub.jupyter.org/network-access-hub": "true"}
+HUB_ACCESS = manifests.HUB_ACCESS
 UPGRADE_TIMEOUT_SECONDS = 15 * 60
 # Prometheus counts blocks, not the write-ahead log, against retentionSize, and reads
 # its units as powers of 1024; the WAL needs the rest of the volume.
@@ -75,16 +75,10 @@ def check(environment: Environment) -> tuple[Settings, Secrets]:
     return settings, environment.secrets
 
 
-def monitoring_namespace(settings: Settings) -> Manifest:
-    manifest = manifests.namespace(settings.monitoring.namespace)
-    manifest["metadata"]["labels"].update(HUB_ACCESS)
-    return manifest
-
-
 def objects(settings: Settings, secrets: Secrets) -> list[Manifest]:
     """What exists before the release, in the order it is applied."""
     return [
-        monitoring_namespace(settings),
+        manifests.monitoring_namespace(settings),
         manifests.grafana_admin_secret(settings, secrets),
         manifests.metrics_token_secret(settings, secrets),
     ]
