@@ -38,7 +38,6 @@ from scripts.hub import ssl_tasks
 from scripts.hub.ssl_checks import Resolver
 from scripts.hub.ssl_ledger import Ledger
 from scripts.hub.ssl_retry import Outcome, RetryOptions, Wiring, classify_log, run
-from tests.support.fake_helm import FakeHelm, install
 from tests.hub.test_cert_status import (
     PRODUCTION,
     STAGING,
@@ -49,6 +48,7 @@ from tests.hub.test_cert_status import (
     write_environment,
 )
 from tests.support.components import DnsEndpoint, ProgrammableHTTPServer
+from tests.support.fake_helm import FakeHelm, install
 from tests.support.fakekube import FakeKube
 from tests.support.processes import free_port
 
@@ -467,7 +467,9 @@ def make_ledger_full(world: World) -> str:
 
 
 def make_no_lb_address(world: World) -> str:
-    world.kube.patch("services", "proxy-public", {"status": {"loadBalancer": {"ingress": None}}}, NAMESPACE)
+    world.kube.patch(
+        "services", "proxy-public", {"status": {"loadBalancer": {"ingress": None}}}, NAMESPACE
+    )
     return f"the Service {NAMESPACE}/proxy-public has no external address yet"
 
 
