@@ -408,7 +408,8 @@ def run(
             step.unchanged(f"already valid: {current.describe(now)}")
         else:
             step.done(current.describe(now))
-    if current is not None and plan == "replace-other-server" and not current.staging:
+    replacing_production = plan == "replace-other-server" and current and not current.staging
+    if current is not None and replacing_production and not current.expired(now):
         raise OperationFailed(
             f"a trusted production certificate is in place ({current.describe(now)}); a staging "
             "rehearsal would replace it with an untrusted one",

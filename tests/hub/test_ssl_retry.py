@@ -623,6 +623,16 @@ def test_rehearsal_refused_while_a_production_certificate_is_valid(world: World)
     assert world.mutations() == []
 
 
+def test_expired_production_certificate_does_not_block_a_rehearsal(world: World) -> None:
+    expired = issue(not_before=dt.datetime.now(dt.UTC) - dt.timedelta(days=100), days=90)
+    store_certificate(world.kube, expired)
+    world.scenario.obtains = fresh(issuer=STAGING)
+    outcome = world.retry(staging=True)
+    assert outcome is not None and outcome.kind == "obtained"
+    secret = f"/api/v1/namespaces/{NAMESPACE}/secrets/proxy-public-tls-acme"
+    assert ("PATCH", secret) in world.mutations()
+
+
 # ------------------------------------------------------------------ the task
 
 
