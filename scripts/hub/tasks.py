@@ -7,6 +7,7 @@ register() at the end of this file.
 
 from __future__ import annotations
 
+from importlib import import_module
 from pathlib import Path
 
 from invoke.collection import Collection
@@ -267,8 +268,7 @@ ns = Collection(
     authorize_url,
 )
 
-# The SSL engineer's tasks (hub.ssl-retry, hub.cert-status) join the same collection.
-if (Path(__file__).parent / "ssl_tasks.py").exists():
-    from .ssl_tasks import register as _register_ssl
-
-    _register_ssl(ns)
+# Procedures kept in modules of their own add their tasks to the same collection.
+for _extra in ("ssl_tasks", "health_tasks", "capacity_tasks"):
+    if (Path(__file__).parent / f"{_extra}.py").exists():
+        import_module(f"{__package__}.{_extra}").register(ns)
