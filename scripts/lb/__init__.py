@@ -1,0 +1,1 @@
+"""Load balancers of Kubernetes Services on Octavia: doctor, cleanup, recreate."""
