@@ -128,6 +128,8 @@ def run(
                 if not dry_run:
                     outcome.released.append(ip.address)
             outcome.kept += [kept.ip.address for kept in orphan.keep]
+            if not dry_run:
+                step.done(_what_happened(orphan))
     ui.summary(
         ["dry run: nothing was changed"]
         if dry_run
@@ -158,3 +160,12 @@ def plan(found: Inventory, balancer: Balancer, pinned: str | None, hub_namespace
         else:
             release.append(ip)
     return Orphan(balancer, tuple(release), tuple(keep))
+
+
+def _what_happened(orphan: Orphan) -> str:
+    parts = ["deleted"]
+    if orphan.release:
+        parts.append(f"released {', '.join(ip.address for ip in orphan.release)}")
+    if orphan.keep:
+        parts.append(f"kept {', '.join(kept.ip.address for kept in orphan.keep)}")
+    return "; ".join(parts)
