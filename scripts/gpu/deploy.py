@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..core import kube, manifests, templates
+from ..core import kube, manifests, templates, values_diff
 from ..core.changes import Changes
 from ..core.console import Console
 from ..core.helm import Helm
@@ -79,20 +79,6 @@ def with_priority_class(settings: Settings, use: bool) -> Settings:
     return settings.model_copy(update={"gpu": gpu})
 
 
-def changed_paths(old: Any, new: Any, prefix: str = "") -> list[str]:
-    """Dotted key paths whose values differ, for saying what an upgrade would change."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        found: list[str] = []
-        for key in sorted(set(old) | set(new), key=str):
-            path = f"{prefix}.{key}" if prefix else str(key)
-            if key not in old or key not in new:
-                found.append(path)
-            else:
-                found += changed_paths(old[key], new[key], path)
-        return found
-    return [] if old == new else [prefix or "(all values)"]
-
-
 def deploy(environment: Environment, ui: Console, dry_run: bool, helm: Helm | None = None) -> None:
     settings = environment.settings
     gpu = settings.gpu
@@ -130,11 +116,8 @@ def deploy(environment: Environment, ui: Console, dry_run: bool, helm: Helm | No
         if current == values:
             step.unchanged("values unchanged; no upgrade")
         else:
-            what = (
-                "install"
-                if current is None
-                else f"upgrade ({', '.join(changed_paths(current, values)[:6])})"
-            )
+            changed = [c.path for c in values_diff.changes(current or {}, values)][:6]
+            what = "install" if current is None else f"upgrade ({', '.join(changed)})"
             changes.make(
                 f"helm {what} {gpu.release} from {chart.repo} (values in a private temp file)",
                 lambda: helm.upgrade_install(

@@ -15,12 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..core import cloud, helm, kube, manifests, paths, templates
+from ..core import cloud, helm, kube, manifests, paths, templates, values_diff
 from ..core.changes import Changes
 from ..core.console import Console, Step
 from ..core.loading import Environment
 from ..core.waiting import Clock, wait_until
-from . import floating_ip, tls_backup, values_diff
+from . import floating_ip, tls_backup
 from .prompts import Ask, confirm_interruption
 from .urls import authorize_url, public_url
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..core import helm as helm_cli
-from ..core import kube, manifests
+from ..core import kube, manifests, values_diff
 from ..core.changes import Changes
 from ..core.console import Console
 from ..core.errors import BadInput, Problem
@@ -84,17 +84,6 @@ def objects(settings: Settings, secrets: Secrets) -> list[Manifest]:
     ]
 
 
-def changed_keys(deployed: Any, wanted: Any, prefix: str = "") -> list[str]:
-    """Dotted paths at which two value trees differ (for saying what an upgrade changes)."""
-    if isinstance(deployed, dict) and isinstance(wanted, dict):
-        found: list[str] = []
-        for key in sorted(set(deployed) | set(wanted), key=str):
-            path = f"{prefix}.{key}" if prefix else str(key)
-            found += changed_keys(deployed.get(key), wanted.get(key), path)
-        return found
-    return [] if deployed == wanted else [prefix or "(all values)"]
-
-
 @dataclass
 class Deployment:
     environment: Environment
@@ -137,7 +126,7 @@ def ensure_release(run: Deployment, settings: Settings, secrets: Secrets) -> Non
             return
         what = "install" if deployed is None else "upgrade"
         if deployed is not None:
-            keys = changed_keys(deployed, wanted)
+            keys = [change.path for change in values_diff.changes(deployed, wanted)]
             more = " …" if len(keys) > 8 else ""
             run.ui.print(f"  values changed at: {', '.join(keys[:8])}{more}")
         run.changes.make(

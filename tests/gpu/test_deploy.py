@@ -12,7 +12,7 @@ import yaml
 
 from scripts.core import manifests
 from scripts.core.settings import Settings
-from scripts.gpu.deploy import changed_paths, decide_priority_class
+from scripts.gpu.deploy import decide_priority_class
 from tests.conftest import TaskRun
 from tests.gpu.conftest import EXAMPLE, node
 from tests.support.fake_helm import FakeHelm
@@ -243,9 +243,3 @@ def test_priority_class_validation_can_fail() -> None:
     manifest["valu"] = manifest.pop("value")
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(manifest, "1.32", strict=True)
-
-
-def test_changed_paths_name_what_differs() -> None:
-    old = {"driver": {"enabled": True}, "dcgmExporter": {"serviceMonitor": {"enabled": True}}}
-    new = {"driver": {"enabled": True, "version": "1"}, "operator": {"x": 1}}
-    assert changed_paths(old, new) == ["dcgmExporter", "driver.version", "operator"]

@@ -10,8 +10,8 @@ import pytest
 from tests.conftest import TaskRun
 from tests.hub import environments
 from tests.hub.conftest import FLOATING_IP, running_hub, use_kubeconfig
-from tests.support.fake_helm import FakeHelm
 from tests.support.components import ProgrammableHTTPServer
+from tests.support.fake_helm import FakeHelm
 from tests.support.fakekube import FakeKube
 
 ENV = "live"

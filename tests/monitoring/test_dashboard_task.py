@@ -13,8 +13,8 @@ from scripts.core.errors import OperationFailed
 from scripts.monitoring import dashboards as shipped
 from scripts.monitoring import update_dashboards
 from tests.conftest import TaskRun
-from tests.support.fake_helm import FakeHelm
 from tests.monitoring.conftest import ENV, MonitoringEnv
+from tests.support.fake_helm import FakeHelm
 from tests.support.fakekube import FakeKube
 
 Run = Callable[..., TaskRun]

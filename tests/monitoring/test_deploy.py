@@ -10,8 +10,8 @@ from typing import Any
 import yaml
 
 from tests.conftest import TaskRun
-from tests.support.fake_helm import FakeHelm
 from tests.monitoring.conftest import ENV, MonitoringEnv, write_secrets
+from tests.support.fake_helm import FakeHelm
 from tests.support.fakekube import FakeKube
 
 Run = Callable[..., TaskRun]

@@ -113,9 +113,7 @@ def test_destroy_needs_yes_and_lists_what_goes(
     refused = run_task("destroy", "--env", ENV)
     assert refused.code == 2 and "option --yes" in refused.err
     assert "the hub release jhub" in refused.out
-    assert fake_helm.releases() and all(
-        c["argv"][0] != "uninstall" for c in fake_helm.calls()
-    )
+    assert fake_helm.releases() and all(c["argv"][0] != "uninstall" for c in fake_helm.calls())
     result = run_task("destroy", "--env", ENV, "--yes")
     assert result.code == 0, result.err
     assert fake_helm.releases() == {}

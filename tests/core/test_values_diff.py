@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scripts.hub.values_diff import MASK, changes, normalised, summary
+from scripts.core.values_diff import MASK, changes, normalised, summary
 
 
 def test_leaves_are_reported_by_path() -> None:

@@ -1,4 +1,4 @@
-"""What would change in the hub's Helm values, as key paths, with secrets masked."""
+"""What would change in a release's Helm values, as key paths, with secrets masked."""
 
 from __future__ import annotations
 
