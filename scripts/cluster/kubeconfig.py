@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import datetime
-import os
 import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,7 @@ from ..core import cloud
 from ..core.console import Console
 from ..core.errors import BadInput, OperationFailed, Problem
 from ..core.loading import Environment
+from ..core.private_files import write_private
 from ..core.waiting import Clock
 from . import watch
 from .deploy import only_one
@@ -198,20 +198,3 @@ def still_good(path: Path, server: str, ca_pem: str) -> datetime.datetime | None
 
 def _normalise(pem: str) -> str:
     return "".join(pem.split())
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write a file readable by its owner only, atomically, never briefly wider."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise

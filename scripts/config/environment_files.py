@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets as random
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from ..core import paths
 from ..core.console import REDACTED
 from ..core.errors import BadInput, Problem, bad_option
 from ..core.loading import Environment
+from ..core.private_files import write_private
 from ..core.settings import Secrets, hostname
 
 AUTH_CHOICES = ("oauth", "native", "dummy")
@@ -29,19 +29,6 @@ def generate_secrets() -> dict[str, Any]:
         "oauth_client_secret": "",
         "native_admin_passwords": {},
     }
-
-
-def write_private(path: Path, text: str) -> None:
-    """Create a file readable by its owner only, with no window where it is not."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(temporary, 0o600)
-    os.replace(temporary, path)
 
 
 def save_secrets(path: Path, values: Secrets | dict[str, Any]) -> None:

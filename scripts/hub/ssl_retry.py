@@ -31,7 +31,6 @@ import copy
 import datetime as dt
 import ipaddress
 import json
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +43,7 @@ from ..core.console import Console
 from ..core.errors import BadInput, OperationFailed, Problem, bad_option
 from ..core.helm import Helm
 from ..core.loading import Environment
+from ..core.private_files import write_private
 from ..core.templates import ACME_PRODUCTION, ACME_STAGING
 from ..core.waiting import Backoff, Clock, RealClock, wait_until
 from .cert_status import (
@@ -720,9 +720,7 @@ def _backup(env: str, encoded: str, now: dt.datetime) -> Path:
     folder = paths.state_dir(env)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"acme-backup-{now:%Y%m%dT%H%M%SZ}.json"
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(base64.b64decode(encoded))
+    write_private(path, base64.b64decode(encoded))
     return path
 
 

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 
-from ..config.environment_files import write_private
 from ..core import kube
 from ..core.changes import Changes
 from ..core.errors import OperationFailed
+from ..core.private_files import write_private
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
