@@ -111,10 +111,15 @@ def run(
             step.unchanged("not there")
         else:
             _delete_service(api, hub.namespace, changes)
+            if dry_run:
+                step.planned("would be deleted")
     for balancer in old:
         with ui.step(f"delete load balancer {balancer.name}") as step:
             if _delete_when_settled(conn, balancer, changes, clock):
-                outcome.deleted.append(balancer.name)
+                if dry_run:
+                    step.planned("would be deleted")
+                else:
+                    outcome.deleted.append(balancer.name)
             else:
                 step.unchanged("already gone, or being deleted by the cloud controller")
     if dry_run:
