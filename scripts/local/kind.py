@@ -5,6 +5,7 @@ Built as argument lists (never shell strings) so names cannot inject options.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -13,13 +14,22 @@ from pathlib import Path
 import yaml
 
 from ..core.errors import OperationFailed, bad_option
+from ..core.helm import INSTALL_HINT as HELM_HINT
 
 INSTALL_HINTS = {
     "docker": "install Docker Engine (https://docs.docker.com/engine/install/) and start it",
     "kind": "install kind (https://kind.sigs.k8s.io/docs/user/quick-start/#installation)",
     "kubectl": "install kubectl (https://kubernetes.io/docs/tasks/tools/)",
+    "helm": HELM_HINT,
 }
+TOOLS = ("docker", "kind", "kubectl", "helm")
 NODE_IMAGE = "kindest/node:v1.32.5"
+# Creating a cluster pulls the node image (about 1 GB) on first use.
+COMMAND_TIMEOUT = 900
+DOCKER_REMEDY = (
+    "check that the Docker daemon runs and that you may use it (`docker info`; "
+    "on Linux, membership of the docker group)"
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,7 @@ class KindCluster:
         }
 
     def create(self, config_file: Path) -> list[str]:
+        # --kubeconfig: kind writes there instead of merging into ~/.kube/config.
         return [
             "kind",
             "create",
@@ -85,34 +96,61 @@ def checked_name(name: str) -> str:
     return name
 
 
-def missing_tools(tools: tuple[str, ...] = ("docker", "kind", "kubectl")) -> list[str]:
-    return [tool for tool in tools if shutil.which(tool) is None]
+def missing_tools(tools: tuple[str, ...] = TOOLS) -> list[str]:
+    def found(tool: str) -> bool:
+        # hub.deploy runs the helm that JHUB_HELM names, when it names one.
+        if tool == "helm" and os.environ.get("JHUB_HELM"):
+            return os.access(os.environ["JHUB_HELM"], os.X_OK)
+        return shutil.which(tool) is not None
+
+    return [tool for tool in tools if not found(tool)]
 
 
-def require_tools() -> None:
-    missing = missing_tools()
+def require_tools(task: str = "local.up", tools: tuple[str, ...] = TOOLS) -> None:
+    missing = missing_tools(tools)
     if missing:
         raise OperationFailed(
-            f"local.up needs {', '.join(missing)} on PATH",
+            f"{task} needs {', '.join(missing)} on PATH",
             "; ".join(INSTALL_HINTS[tool] for tool in missing),
         )
 
 
-def run(command: list[str]) -> str:
+def run(command: list[str], remedy: str = DOCKER_REMEDY) -> str:
+    """Run one command; its own error text becomes the failure's cause."""
     try:
-        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=900)
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=COMMAND_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    except FileNotFoundError:
+        raise OperationFailed(f"cannot run {command[0]}", remedy) from None
     except subprocess.TimeoutExpired:
-        raise OperationFailed(f"`{' '.join(command[:3])}` did not finish in 15 minutes") from None
+        raise OperationFailed(
+            f"`{' '.join(command[:3])}` did not finish in {COMMAND_TIMEOUT // 60} minutes", remedy
+        ) from None
     if done.returncode != 0:
         raise OperationFailed(
             f"`{' '.join(command[:3])}` failed: {done.stderr.strip() or done.stdout.strip()}",
-            "check that the docker daemon is running (`docker info`)",
+            remedy,
         )
     return done.stdout
 
 
+def require_docker() -> None:
+    """kind's own error for a stopped daemon is a wall of text; this says it in one line."""
+    run(["docker", "info", "--format", "{{.ServerVersion}}"])
+
+
+def clusters() -> list[str]:
+    return run(KindCluster.list_clusters()).split()
+
+
 def exists(cluster: KindCluster) -> bool:
-    return cluster.name in run(KindCluster.list_clusters()).split()
+    return cluster.name in clusters()
 
 
 def write_config(cluster: KindCluster, folder: Path) -> Path:

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 import yaml
-from invoke import Program
 from invoke.collection import Collection
+from invoke.program import Program
 
 from scripts.config.environment_files import generate_secrets, save_secrets
 from scripts.core.settings import Secrets, Settings
