@@ -23,7 +23,11 @@ INSTALL_HINTS = {
     "helm": HELM_HINT,
 }
 TOOLS = ("docker", "kind", "kubectl", "helm")
-NODE_IMAGE = "kindest/node:v1.32.5"
+# z2jh 4.4.0 needs Kubernetes 1.32 or later. kind's release notes pin node images by
+# digest, each built for that kind release (this one: kind v0.29.0).
+NODE_IMAGE = (
+    "kindest/node:v1.32.5@sha256:e3b2327e3a5ab8c76f5ece68936e4cafaa82edf58486b769727ab0b3b97a5b0d"
+)
 # Creating a cluster pulls the node image (about 1 GB) on first use.
 COMMAND_TIMEOUT = 900
 DOCKER_REMEDY = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,10 @@ def test_kind_config_and_commands(tmp_path: Path) -> None:
     assert config["apiVersion"] == "kind.x-k8s.io/v1alpha4"
     assert config["name"] == "jhub-test"
     assert [node["role"] for node in config["nodes"]] == ["control-plane"]
+    # Pinned by digest, as kind's release notes publish node images.
+    assert re.fullmatch(
+        r"kindest/node:v1\.\d+\.\d+@sha256:[0-9a-f]{64}", config["nodes"][0]["image"]
+    )
     create = cluster.create(config_file)
     assert create[:3] == ["kind", "create", "cluster"]
     assert create[create.index("--name") + 1] == "jhub-test"
