@@ -80,9 +80,10 @@ def run(
             step.done(lines[-1])
         if token is not None:
             hub = HubApi(base, token, environment)
-            spawn_seconds = _spawn_and_stop(
-                hub, environment.settings, ui, lines, timeout=timeout, clock=clock
-            )
+            with hub.session:
+                spawn_seconds = _spawn_and_stop(
+                    hub, environment.settings, ui, lines, timeout=timeout, clock=clock
+                )
     except OperationFailed as failure:
         lines.append(f"unhealthy: {failure.cause}")
         return HealthResult(False, spawn_seconds, lines, failure.cause, failure.remedy)

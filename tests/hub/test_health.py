@@ -425,3 +425,22 @@ def test_spawn_options_name_the_default_profile() -> None:
         {"name": "large", "display_name": "Large", "default": True},
     ]
     assert health.spawn_options(Settings.model_validate(config)) == {"profile": "large"}
+
+
+def test_run_returns_an_unhealthy_result_for_callers_to_show_or_raise(config_dir: Path) -> None:
+    """deploy and status call run() directly: an unhealthy hub is a value, not a crash."""
+    from scripts.core import loading
+    from scripts.core.console import Console
+    from scripts.core.errors import OperationFailed
+
+    write_environment(config_dir, "0" * 64, local_config())
+    url = f"http://127.0.0.1:{free_port()}/"
+
+    result = health.run(loading.load(ENV), Console(), url=url)
+
+    assert not result.healthy and result.spawn_seconds is None
+    assert result.cause.startswith(f"the hub does not answer at {url}hub/api/health")
+    assert result.lines[-1] == f"unhealthy: {result.cause}"
+    with pytest.raises(OperationFailed) as raised:
+        result.raise_if_unhealthy()
+    assert raised.value.remedy == result.remedy
