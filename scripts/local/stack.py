@@ -127,7 +127,7 @@ def up(environment: Environment, ui: Console, options: UpOptions) -> UpResult:
     _export_kubeconfig(cluster, ui, changes)
     _ensure_cloud_provider(ui, changes)
     api = kube.api_client(environment.kubeconfig)
-    _open_nodes_to_load_balancers(api, ui, changes)
+    _open_nodes_to_load_balancers(api, cluster, ui, changes, options.clock)
     _check_storage_class(api, environment, ui)
 
     monitoring = (
@@ -210,13 +210,28 @@ def _ensure_cloud_provider(ui: Console, changes: Changes) -> None:
         step.done("started" if state == "stopped" else "created")
 
 
-def _open_nodes_to_load_balancers(api: ApiClient, ui: Console, changes: Changes) -> None:
+def _open_nodes_to_load_balancers(
+    api: ApiClient,
+    cluster: kind.KindCluster,
+    ui: Console,
+    changes: Changes,
+    clock: Clock | None,
+) -> None:
     from kubernetes import client
 
     core = client.CoreV1Api(api)
     label = cloud_provider_kind.EXCLUDE_LABEL
     with ui.step("nodes accept load-balancer traffic") as step:
-        nodes = kube.call("list nodes", core.list_node).items
+        try:
+            nodes = kube.call("list nodes", core.list_node, clock=clock).items
+        except OperationFailed as error:
+            # The first API call: a kind cluster whose node container is stopped
+            # (after a reboot, say) is still listed by `kind get clusters`.
+            raise OperationFailed(
+                error.cause,
+                f"is its node running? `docker start {cluster.name}-control-plane`; or start "
+                f"afresh: `invoke local.down --name {cluster.name} --yes`, then local.up",
+            ) from None
         excluded = [node.metadata.name for node in nodes if label in (node.metadata.labels or {})]
         if not excluded:
             step.unchanged()

@@ -13,12 +13,15 @@ import pytest
 import yaml
 
 from scripts.core import loading
-from scripts.core.errors import BadInput
+from scripts.core.console import Console
+from scripts.core.errors import BadInput, OperationFailed
 from scripts.local import cloud_provider_kind, stack
 from tests.conftest import ROOT, TaskRun
 from tests.hub.conftest import running_hub
 from tests.local.fake_tools import FakeTools, install
+from tests.support.components import free_port
 from tests.support.fake_helm import FakeHelm
+from tests.support.fakecloud import FakeClock
 from tests.support.fakekube import FakeKube
 
 Run = Callable[..., TaskRun]
@@ -295,6 +298,26 @@ def test_a_missing_storage_class_is_named_with_the_fix(
     assert result.code == 1
     assert "the kind cluster has no storage class 'standard'" in result.err
     assert "hub.storage.class_name" in result.err
+
+
+def test_a_cluster_whose_node_is_stopped_gets_the_kind_remedy(
+    tools: FakeTools, kube: FakeKube, fake_helm: FakeHelm
+) -> None:
+    # `kind get clusters` lists it, but nothing answers at its API server's address.
+    tools.add_cluster(CLUSTER)
+    handed_out = yaml.safe_load((tools.home / "cluster.kubeconfig").read_text())
+    handed_out["clusters"][0]["cluster"]["server"] = f"http://127.0.0.1:{free_port()}"
+    (tools.home / "cluster.kubeconfig").write_text(yaml.safe_dump(handed_out))
+    environment = loading.load("local", require_secrets=False)
+    clock = FakeClock()
+
+    with pytest.raises(OperationFailed) as failed:
+        stack.up(environment, Console(), stack.UpOptions(clock=clock))
+
+    assert failed.value.cause.startswith("Kubernetes API: list nodes failed")
+    assert f"docker start {CLUSTER}-control-plane" in failed.value.remedy
+    assert clock.sleeps, "connection errors are retried (on the injected clock) first"
+    assert fake_helm.calls() == []
 
 
 # ------------------------------------------------------------------ down
