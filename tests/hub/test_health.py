@@ -7,6 +7,7 @@ chart values give it, so these tests also prove that role is enough and no broad
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import sys
@@ -32,6 +33,7 @@ from tests.support.components import (
     JupyterHubServer,
     ProgrammableHTTPServer,
     free_port,
+    require,
 )
 from tests.support.fakekube import FakeKube
 
@@ -130,6 +132,8 @@ def start_hub(
         extra: str = "",
         environment_token: str | None = "",
     ) -> tuple[JupyterHubServer, Path]:
+        if cmd == SINGLEUSER and importlib.util.find_spec("jupyter_server") is None:
+            require("jupyter-server", "the hub's single-user servers need it (pip install)")
         config = local_config()
         service = HubService("health-check", scopes=scopes or chart_scopes(config))
         workdir = tmp_path / f"spawns-{next(counter)}"
