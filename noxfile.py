@@ -36,7 +36,7 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def integration(session: nox.Session) -> None:
     """The stack on a local kind cluster: needs docker and kind on this machine."""
-    missing = [tool for tool in ("docker", "kind", "helm") if shutil.which(tool) is None]
+    missing = [tool for tool in ("docker", "kind", "kubectl", "helm") if shutil.which(tool) is None]
     if missing:
         session.skip(
             f"integration needs {', '.join(missing)} on PATH "

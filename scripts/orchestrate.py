@@ -181,6 +181,7 @@ def deploy(
 
         result = hub_health.run(environment, ui, clock=clock)
         report.healthy = result.healthy
+        result.raise_if_unhealthy()
     ui.summary(
         [f"{r.name}: ✓ ({r.seconds:.1f}s)" for r in report.releases]
         + (["dry run: nothing was changed"] if dry_run else [])

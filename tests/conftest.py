@@ -14,10 +14,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
 pytest_plugins = [
-    f"tests.support.{name}"
-    for name in ("components", "fakecloud", "fakekube")
-    # Transitional while the support modules land; the final list is explicit.
-    if (Path(__file__).parent / "support" / f"{name}.py").exists()
+    "tests.support.components",
+    "tests.support.fakecloud",
+    "tests.support.fakekube",
+    "tests.support.fake_helm",
 ]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,6 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
-from tests.support.fake_helm import FakeHelm, install
 from tests.support.fakekube import FakeKube
 
 EXAMPLE: dict[str, Any] = yaml.safe_load((ROOT / "config" / "example.yaml").read_text())
@@ -51,15 +50,6 @@ def kube_env(write_env: WriteEnv, kube: FakeKube) -> Callable[..., str]:
         return write_env(name, **{"cluster.kubeconfig": str(kube.kubeconfig_path), **changes})
 
     return write
-
-
-@pytest.fixture
-def fake_helm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHelm]:
-    """The recording helm (tests/support/fake_helm.py): a real install needs an API server
-    with OpenAPI documents and the chart repository, neither of which exists here."""
-    fake = install(tmp_path / "helm")
-    monkeypatch.setenv("JHUB_HELM", str(fake.binary))
-    yield fake
 
 
 def node(

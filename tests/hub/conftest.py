@@ -6,19 +6,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.support.fake_helm import FakeHelm, install
 from tests.support.fakekube import FakeKube
 
 FLOATING_IP = "192.0.2.10"
-
-
-@pytest.fixture
-def fake_helm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeHelm:
-    fake = install(tmp_path / "fake-helm")
-    monkeypatch.setenv("JHUB_HELM", str(fake.binary))
-    return fake
 
 
 def ready_pod(name: str, component: str, release: str = "jhub") -> dict[str, Any]:

@@ -24,7 +24,7 @@ from scripts.config.environment_files import generate_secrets, save_secrets
 from scripts.core import loading
 from scripts.core.loading import Environment
 from tests.conftest import ROOT
-from tests.support.fake_helm import FakeHelm, install
+from tests.support.fake_helm import FakeHelm
 from tests.support.fakecloud import FakeClock, FakeCloud
 from tests.support.fakekube import FakeKube
 
@@ -208,13 +208,6 @@ def scene(
     built = Scene(fake_cloud, kube, config_dir, config, workers)
     built.write()
     yield built
-
-
-@pytest.fixture
-def fake_helm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeHelm:
-    fake = install(tmp_path / "fake-helm")
-    monkeypatch.setenv("JHUB_HELM", str(fake.binary))
-    return fake
 
 
 # ------------------------------------------------------------------ the cluster's controllers

@@ -12,7 +12,6 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
-from tests.support.fake_helm import FakeHelm, install
 from tests.support.fakekube import FakeKube
 
 EXAMPLE: dict[str, Any] = yaml.safe_load((ROOT / "config" / "example.yaml").read_text())
@@ -63,12 +62,3 @@ def monitoring_env(config_dir: Path, kube: FakeKube) -> MonitoringEnv:
         return chosen
 
     return write
-
-
-@pytest.fixture
-def fake_helm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeHelm:
-    """The recording helm from tests/support/fake_helm.py: a real install needs an API server
-    with OpenAPI documents and the chart repository, neither of which exists here."""
-    fake = install(tmp_path / "helm")
-    monkeypatch.setenv("JHUB_HELM", str(fake.binary))
-    return fake

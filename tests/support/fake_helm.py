@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 SCRIPT = r"""
 import fcntl, json, os, stat, sys, time
 from pathlib import Path
@@ -193,3 +195,12 @@ def install(directory: Path) -> FakeHelm:
 def on_path(fake: FakeHelm) -> dict[str, str]:
     """Environment changes that make `helm` resolve to the fake (first on PATH)."""
     return {"PATH": f"{fake.home}{os.pathsep}{os.environ.get('PATH', '')}", "JHUB_HELM": ""}
+
+
+@pytest.fixture
+def fake_helm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeHelm:
+    """The recording helm on JHUB_HELM: a real install needs an API server with OpenAPI
+    documents and the chart repository, neither of which exists in the tests."""
+    fake = install(tmp_path / "fake-helm")
+    monkeypatch.setenv("JHUB_HELM", str(fake.binary))
+    return fake

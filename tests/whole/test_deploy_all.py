@@ -14,17 +14,10 @@ import yaml
 
 from tests.conftest import TaskRun
 from tests.hub.conftest import running_hub, use_kubeconfig
-from tests.support.fake_helm import FakeHelm, install
+from tests.support.fake_helm import FakeHelm
 from tests.support.fakekube import FakeKube
 
 ENV = "whole"
-
-
-@pytest.fixture
-def fake_helm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeHelm:
-    fake = install(tmp_path / "fake-helm")
-    monkeypatch.setenv("JHUB_HELM", str(fake.binary))
-    return fake
 
 
 @pytest.fixture
