@@ -19,6 +19,8 @@ ACME_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
 GRAFANA_SECRET = "grafana-admin"
 METRICS_SECRET = "hub-metrics-token"
 FOLDER_ANNOTATION = "grafana_folder"
+# The user hub.health starts and stops a server for; nobody may sign in as it.
+HEALTH_CHECK_USER = "jhub-health-check"
 SECRET_KEYS = tuple(Secrets.model_fields)
 
 
@@ -112,6 +114,7 @@ def context(settings: Settings, secrets: Secrets) -> dict[str, Any]:
         "grafana_secret": GRAFANA_SECRET,
         "metrics_secret": METRICS_SECRET,
         "folder_annotation": FOLDER_ANNOTATION,
+        "health_check_user": HEALTH_CHECK_USER,
         "hub_metrics_path": "/hub/metrics",
         "service_type": (
             "LoadBalancer" if settings.monitoring.expose == "loadbalancer" else "ClusterIP"

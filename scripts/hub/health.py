@@ -22,7 +22,7 @@ from typing import Any
 
 import requests
 
-from ..core import kube
+from ..core import kube, templates
 from ..core.console import Console
 from ..core.errors import BadInput, OperationFailed, Problem, bad_option
 from ..core.loading import Environment
@@ -31,7 +31,7 @@ from ..core.waiting import Backoff, Clock, RealClock, wait_until
 from .floating_ip import PROXY_SERVICE
 from .urls import normalise, public_url
 
-CHECK_USER = "jhub-health-check"
+CHECK_USER = templates.HEALTH_CHECK_USER
 SERVICE = "health-check"
 REQUEST_TIMEOUT = 15.0
 # JupyterHub holds a start request for up to its slow_spawn_timeout (10 s by default)

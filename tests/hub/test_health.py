@@ -448,3 +448,22 @@ def test_run_returns_an_unhealthy_result_for_callers_to_show_or_raise(config_dir
     with pytest.raises(OperationFailed) as raised:
         result.raise_if_unhealthy()
     assert raised.value.remedy == result.remedy
+
+
+def test_the_check_user_cannot_sign_in_but_is_still_checked(
+    hub_health: Run, start_hub: HubStarter
+) -> None:
+    values = render(
+        "jupyterhub",
+        Settings.model_validate(local_config()),
+        Secrets.model_validate(generate_secrets()),
+    ).values
+    blocked = values["hub"]["config"]["Authenticator"]["blocked_users"]
+    assert blocked == [USER]
+    hub, _ = start_hub(extra=f"\nc.Authenticator.blocked_users = {set(blocked)!r}\n")
+
+    assert hub_health("--env", ENV, "--url", hub.url).code == 0
+    _, refused = hub.login(USER, "any password")
+    assert not hub.login_succeeded(refused)
+    _, admitted = hub.login("someone-else", "any password")
+    assert hub.login_succeeded(admitted)

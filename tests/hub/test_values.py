@@ -186,7 +186,11 @@ def test_native_sign_in_settings() -> None:
     pytest.importorskip("nativeauthenticator")
     config = values_of("native-secret")["hub"]["config"]
     assert config["JupyterHub"]["authenticator_class"] == "nativeauthenticator.NativeAuthenticator"
-    assert config["Authenticator"] == {"admin_users": ["alice", "bob"], "allow_all": True}
+    assert config["Authenticator"] == {
+        "admin_users": ["alice", "bob"],
+        "allow_all": True,
+        "blocked_users": ["jhub-health-check"],
+    }
     assert config["NativeAuthenticator"] == {
         "open_signup": False,
         "check_common_password": True,
