@@ -201,7 +201,11 @@ def test_native_sign_in_settings() -> None:
         settings["hub"]["auth"]["native"]["allowed_users"] = ["carol"]
 
     listed = values_of("native-secret", whitelist)["hub"]["config"]["Authenticator"]
-    assert listed == {"admin_users": ["alice", "bob"], "allowed_users": ["carol"]}
+    assert listed == {
+        "admin_users": ["alice", "bob"],
+        "allowed_users": ["carol"],
+        "blocked_users": ["jhub-health-check"],
+    }
 
 
 def test_dummy_sign_in_only_for_local_names() -> None:
