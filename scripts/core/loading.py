@@ -53,7 +53,7 @@ def load(env_option: str | None, *, require_secrets: bool = True) -> Environment
     secrets_path = paths.secrets_file(name)
     problems: list[Problem] = []
 
-    raw = _read_yaml(config_path, problems, missing_hint=f"invoke config.init --env {name}")
+    raw = _read_yaml(config_path, problems, missing_hint=init_hint(name))
     settings: Settings | None = None
     if raw is not None:
         _apply_env_overrides(raw)
@@ -68,9 +68,16 @@ def load(env_option: str | None, *, require_secrets: bool = True) -> Environment
     return Environment(name, settings, secrets, config_path, secrets_path)
 
 
+def init_hint(name: str) -> str:
+    # The bundled example is for reading and planning; real environments get their own name.
+    if name == paths.DEFAULT_ENV:
+        return "`invoke config.init --env NAME` (the example is for planning; deploy your own)"
+    return f"`invoke config.init --env {name}`"
+
+
 def _read_yaml(path: Path, problems: list[Problem], missing_hint: str) -> dict[str, Any] | None:
     if not path.exists():
-        problems.append(Problem(str(path), f"file not found; create it with `{missing_hint}`"))
+        problems.append(Problem(str(path), f"file not found; create it with {missing_hint}"))
         return None
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -119,7 +126,7 @@ def _load_secrets(
             problems.append(
                 Problem(
                     str(path),
-                    f"secrets file not found; generate it with `invoke config.init --env {name}`",
+                    f"secrets file not found; generate it with {init_hint(name)}",
                 )
             )
         if not overrides:
@@ -136,7 +143,7 @@ def _load_secrets(
                 )
             )
             return None
-        data = _read_yaml(path, problems, missing_hint=f"invoke config.init --env {name}")
+        data = _read_yaml(path, problems, missing_hint=init_hint(name))
         if data is None:
             return None
         raw = data
