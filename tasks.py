@@ -1,16 +1,16 @@
 """Invoke namespace: composes the collections; all logic lives in scripts/."""
 
-from importlib import import_module
-from pathlib import Path
-
 from invoke.collection import Collection
 
 from scripts import top_tasks
-
-AREAS = ("config", "cluster", "hub", "monitoring", "gpu", "lb", "local")
+from scripts.cluster.tasks import ns as cluster
+from scripts.config.tasks import ns as config
+from scripts.gpu.tasks import ns as gpu
+from scripts.hub.tasks import ns as hub
+from scripts.lb.tasks import ns as lb
+from scripts.local.tasks import ns as local
+from scripts.monitoring.tasks import ns as monitoring
 
 ns = Collection(*top_tasks.TASKS)
-for area in AREAS:
-    # Each area package exposes `ns` from scripts/<area>/tasks.py.
-    if (Path(__file__).parent / "scripts" / area / "tasks.py").exists():
-        ns.add_collection(import_module(f"scripts.{area}.tasks").ns)
+for area in (config, cluster, hub, monitoring, gpu, lb, local):
+    ns.add_collection(area)

@@ -7,7 +7,6 @@ register() at the end of this file.
 
 from __future__ import annotations
 
-from importlib import import_module
 from pathlib import Path
 
 from invoke.collection import Collection
@@ -15,6 +14,7 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from ..core.runner import procedure
+from . import capacity_tasks, health_tasks, ssl_tasks
 
 ENV = "environment name (default: $JHUB_ENV, else example)"
 URL = "the hub's base URL (default: https://hub.domain/); e.g. through a port-forward"
@@ -269,6 +269,6 @@ ns = Collection(
 )
 
 # Procedures kept in modules of their own add their tasks to the same collection.
-for _extra in ("ssl_tasks", "health_tasks", "capacity_tasks"):
-    if (Path(__file__).parent / f"{_extra}.py").exists():
-        import_module(f"{__package__}.{_extra}").register(ns)
+capacity_tasks.register(ns)
+health_tasks.register(ns)
+ssl_tasks.register(ns)
