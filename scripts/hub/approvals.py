@@ -17,9 +17,9 @@ from ..core.changes import Changes
 from ..core.console import Console
 from ..core.errors import BadInput, OperationFailed, Problem, bad_option
 from ..core.loading import Environment
+from ..core.prompts import Ask, confirm_deletion
 from .admins import require_native
 from .hub_web import HubWeb, SignUp
-from .prompts import Ask, confirm_deletion
 
 
 def parse_names(text: str, *, every: bool) -> list[str]:

@@ -19,9 +19,9 @@ from ..core import cloud, helm, kube, manifests, paths, templates, values_diff
 from ..core.changes import Changes
 from ..core.console import Console, Step
 from ..core.loading import Environment
+from ..core.prompts import Ask, confirm_interruption
 from ..core.waiting import Clock, wait_until
 from . import floating_ip, tls_backup
-from .prompts import Ask, confirm_interruption
 from .urls import authorize_url, public_url
 
 if TYPE_CHECKING:

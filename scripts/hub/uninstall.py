@@ -12,8 +12,8 @@ from ..core import helm, kube, paths
 from ..core.changes import Changes
 from ..core.console import Console
 from ..core.loading import Environment
+from ..core.prompts import Ask, confirm_deletion
 from . import tls_backup
-from .prompts import Ask, confirm_deletion
 
 DELETES = (
     "the hub, proxy and autohttps pods, the hub database (its volume: NativeAuthenticator "

@@ -24,9 +24,9 @@ from ..core import cloud, kube
 from ..core.changes import Changes
 from ..core.console import Console
 from ..core.loading import Environment
+from ..core.prompts import Ask, confirm_deletion
 from ..core.waiting import Clock
 from . import inventory, removal
-from .confirm import Ask, confirm
 from .inventory import Balancer, FloatingIp, Inventory
 
 if TYPE_CHECKING:
@@ -103,7 +103,9 @@ def run(
             ui.print(f"    and floating IP {ip.address} (allocated for it by the cloud provider)")
         for kept in orphan.keep:
             ui.print(f"    keeping floating IP {kept.ip.address}: {kept.reason}")
-    if not dry_run and not confirm(f"delete {len(orphans)} load balancer(s)", yes=yes, ask=ask):
+    if not dry_run and not confirm_deletion(
+        f"delete {len(orphans)} load balancer(s)", yes=yes, ask=ask
+    ):
         ui.print("Nothing was deleted.")
         return outcome
 

@@ -30,9 +30,9 @@ from ..core.changes import Changes
 from ..core.console import Console
 from ..core.errors import OperationFailed
 from ..core.loading import Environment
+from ..core.prompts import Ask, confirm_deletion
 from ..core.waiting import Backoff, Clock, wait_until
 from . import doctor, inventory, removal
-from .confirm import Ask, confirm
 from .inventory import Balancer, FloatingIp, Inventory
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ def run(
     if hub.floating_ip:
         ui.print(f"  keep floating IP {hub.floating_ip} (hub.floating_ip): it moves to the new one")
     ui.print(f"  redeploy the hub (release {hub.release}), then wait for load balancer {name}")
-    if not dry_run and not confirm(
+    if not dry_run and not confirm_deletion(
         f"replace the load balancer of Service {where}", yes=yes, ask=ask
     ):
         ui.print("Nothing was changed.")

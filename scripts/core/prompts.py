@@ -30,7 +30,10 @@ def confirm_deletion(what: str, *, yes: bool, ask: Ask | None = None) -> bool:
     if yes:
         return True
     if ask is None and not interactive():
-        raise bad_option("--yes", f"required to {what} when nobody is at a terminal to confirm")
+        raise bad_option(
+            "--yes",
+            f"required to {what} when nobody is at a terminal to confirm; nothing changed",
+        )
     return _answer(ask or input, f"{what[:1].upper()}{what[1:]}?")
 
 
