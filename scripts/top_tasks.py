@@ -15,12 +15,9 @@ ENV_HELP = {"env": "environment name (default: $JHUB_ENV, else example)"}
 def plan(c: Context, env: str = "") -> None:
     """Offline dry run of deploy: validate, write build/<env>/, list every action."""
     from . import plan as planner
-    from .core import loading
-    from .core.console import Console
+    from .core import session
 
-    environment = loading.load(env or None, require_secrets=False)
-    ui = Console()
-    ui.add_secrets(environment.secret_values())
+    environment, ui = session.begin(env, require_secrets=False)
     planner.run(environment, ui)
 
 
@@ -58,12 +55,9 @@ def doctor(c: Context, env: str = "") -> None:
 def deploy(c: Context, env: str = "", dry_run: bool = False, no_health: bool = False) -> None:
     """Everything: cluster, kubeconfig, fixes, then hub/monitoring/GPU releases in parallel."""
     from . import orchestrate
-    from .core import loading
-    from .core.console import Console
+    from .core import session
 
-    environment = loading.load(env or None, require_secrets=True)
-    ui = Console()
-    ui.add_secrets(environment.secret_values())
+    environment, ui = session.begin(env, require_secrets=True)
     orchestrate.deploy(environment, ui, dry_run=dry_run, health=not no_health)
 
 
@@ -72,13 +66,10 @@ def deploy(c: Context, env: str = "", dry_run: bool = False, no_health: bool = F
 def status(c: Context, env: str = "") -> None:
     """One screen: cluster, node groups, releases, hub, certificate, load balancers, autoscaler."""
     from . import overview
-    from .core import loading
-    from .core.console import Console
+    from .core import session
     from .core.errors import OperationFailed
 
-    environment = loading.load(env or None, require_secrets=False)
-    ui = Console()
-    ui.add_secrets(environment.secret_values())
+    environment, ui = session.begin(env, require_secrets=False)
     if not all(s.ok for s in overview.run(environment, ui)):
         raise OperationFailed("some sections could not be read", "see the ✗ lines above")
 
@@ -94,12 +85,9 @@ def status(c: Context, env: str = "") -> None:
 def destroy(c: Context, env: str = "", yes: bool = False, dry_run: bool = False) -> None:
     """Remove hub (certificate backed up), monitoring, GPU operator, load balancers, cluster."""
     from . import orchestrate
-    from .core import loading
-    from .core.console import Console
+    from .core import session
 
-    environment = loading.load(env or None, require_secrets=False)
-    ui = Console()
-    ui.add_secrets(environment.secret_values())
+    environment, ui = session.begin(env, require_secrets=False)
     orchestrate.destroy(environment, ui, yes=yes, dry_run=dry_run)
 
 

@@ -2,38 +2,23 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
 from ..core.runner import procedure
 
-if TYPE_CHECKING:
-    from ..core.console import Console
-    from ..core.loading import Environment
-
 ENV = "environment name (default: $JHUB_ENV, else example)"
-
-
-def _start(env: str) -> tuple[Environment, Console]:
-    from ..core import loading
-    from ..core.console import Console
-
-    environment = loading.load(env or None, require_secrets=False)
-    ui = Console()
-    ui.add_secrets(environment.secret_values())
-    return environment, ui
 
 
 @task(help={"env": ENV, "dry_run": "look and print what would be created; change nothing"})
 @procedure
 def deploy(c: Context, env: str = "", dry_run: bool = False) -> None:
     """Create or reuse the cluster template, cluster and node groups; wait until ready."""
+    from ..core import session
     from . import deploy as procedure_
 
-    environment, ui = _start(env)
+    environment, ui = session.begin(env, require_secrets=False)
     procedure_.run(environment, ui, dry_run=dry_run)
 
 
@@ -41,9 +26,10 @@ def deploy(c: Context, env: str = "", dry_run: bool = False) -> None:
 @procedure
 def status(c: Context, env: str = "", watch: bool = False) -> None:
     """Cluster and node groups: status, reasons, node counts, autoscaling bounds."""
+    from ..core import session
     from . import status as procedure_
 
-    environment, ui = _start(env)
+    environment, ui = session.begin(env, require_secrets=False)
     procedure_.run(environment, ui, watch=watch)
 
 
@@ -62,9 +48,10 @@ def kubeconfig(
     """Write a kubeconfig (mode 0600) with a client certificate signed by Magnum."""
     from pathlib import Path
 
+    from ..core import session
     from . import kubeconfig as procedure_
 
-    environment, ui = _start(env)
+    environment, ui = session.begin(env, require_secrets=False)
     target = Path(path).expanduser() if path else None
     procedure_.run(environment, ui, path=target, renew=renew, dry_run=dry_run)
 
@@ -73,10 +60,11 @@ def kubeconfig(
 @procedure
 def check(c: Context, env: str = "") -> None:
     """Nodes Ready, kube-system pods healthy, Cinder CSI on every node, autoscaler present."""
+    from ..core import session
     from ..core.kube import api_client
     from . import check as procedure_
 
-    environment, ui = _start(env)
+    environment, ui = session.begin(env, require_secrets=False)
     api = api_client(environment.kubeconfig)
     procedure_.run(api, ui, driver=environment.settings.cluster.driver, env=environment.name)
 
@@ -101,6 +89,7 @@ def autoscaler(
     dry_run: bool = False,
 ) -> None:
     """Set a node group's autoscaling limits (heat: the autoscaler's --nodes flag)."""
+    from ..core import session
     from ..core.errors import bad_option
     from . import autoscaler as procedure_
 
@@ -109,7 +98,7 @@ def autoscaler(
         raise bad_option("--nodegroup", "required, e.g. --nodegroup gpu-worker")
     if missing:
         raise bad_option(missing[0], "required, e.g. --min 0 --max 4")
-    environment, ui = _start(env)
+    environment, ui = session.begin(env, require_secrets=False)
     procedure_.run(environment, ui, nodegroup=nodegroup, low=min, high=max, dry_run=dry_run)
 
 
@@ -120,13 +109,14 @@ def autoscaler(
 @procedure
 def autoscaler_logs(c: Context, env: str = "", follow: bool = False, tail: int = 200) -> None:
     """Print the cluster autoscaler's log (heat driver or an existing cluster)."""
+    from ..core import session
     from ..core.errors import BadInput, Problem, bad_option
     from ..core.kube import api_client
     from . import autoscaler as procedure_
 
     if tail < 0:
         raise bad_option("--tail", f"{tail} is negative; allowed: 0 or more lines")
-    environment, ui = _start(env)
+    environment, ui = session.begin(env, require_secrets=False)
     if environment.settings.cluster.driver == "capi-helm":
         raise BadInput(
             Problem(
@@ -142,13 +132,13 @@ def autoscaler_logs(c: Context, env: str = "", follow: bool = False, tail: int =
 @procedure
 def diag_lb(c: Context, env: str = "", dry_run: bool = False) -> None:
     """Load balancer <cluster>_master_in: SSH (22) and API (6443) to the masters."""
-    from ..core import cloud
+    from ..core import cloud, session
     from ..core.changes import Changes
     from ..core.errors import BadInput, Problem
     from . import diag_lb as procedure_
     from .magnum import Magnum
 
-    environment, ui = _start(env)
+    environment, ui = session.begin(env, require_secrets=False)
     settings = environment.settings
     if settings.cluster.driver == "existing":
         raise BadInput(
@@ -168,9 +158,10 @@ def diag_lb(c: Context, env: str = "", dry_run: bool = False) -> None:
 @procedure
 def delete(c: Context, env: str = "", yes: bool = False, dry_run: bool = False) -> None:
     """Delete the cluster's Service load balancers, then the cluster; wait until gone."""
+    from ..core import session
     from . import delete as procedure_
 
-    environment, ui = _start(env)
+    environment, ui = session.begin(env, require_secrets=False)
     procedure_.run(environment, ui, yes=yes, dry_run=dry_run)
 
 

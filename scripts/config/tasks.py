@@ -49,13 +49,10 @@ def check(c: Context, env: str = "") -> None:
 @procedure
 def show(c: Context, env: str = "") -> None:
     """Print the effective configuration with secrets redacted."""
-    from ..core import loading
-    from ..core.console import Console
+    from ..core import session
     from . import environment_files
 
-    environment = loading.load(env or None, require_secrets=False)
-    ui = Console()
-    ui.add_secrets(environment.secret_values())
+    environment, ui = session.begin(env, require_secrets=False)
     ui.print(environment_files.shown(environment))
 
 

@@ -54,13 +54,10 @@ def build_driver(  # noqa: PLR0917 - invoke maps each keyword to an option
 @procedure
 def deploy(c: Context, env: str = "", dry_run: bool = False) -> None:
     """Install or update the GPU operator (namespace, PriorityClass workaround, release)."""
-    from ..core import loading
-    from ..core.console import Console
+    from ..core import session
     from . import deploy as operator
 
-    environment = loading.load(env or None, require_secrets=False)
-    ui = Console()
-    ui.add_secrets(environment.secret_values())
+    environment, ui = session.begin(env, require_secrets=False)
     operator.deploy(environment, ui, dry_run)
 
 
@@ -74,16 +71,13 @@ def deploy(c: Context, env: str = "", dry_run: bool = False) -> None:
 @procedure
 def fix_csi(c: Context, env: str = "", dry_run: bool = False, timeout: int = 600) -> None:
     """Let csi-cinder-nodeplugin run on tainted GPU nodes (toleration operator: Exists)."""
-    from ..core import loading
-    from ..core.console import Console
+    from ..core import session
     from ..core.errors import bad_option
     from . import fix_csi as csi
 
     if timeout <= 0:
         raise bad_option("--timeout", f"must be a positive number of seconds (got {timeout})")
-    environment = loading.load(env or None, require_secrets=False)
-    ui = Console()
-    ui.add_secrets(environment.secret_values())
+    environment, ui = session.begin(env, require_secrets=False)
     csi.fix_csi(environment, ui, dry_run=dry_run, timeout=float(timeout))
 
 
@@ -91,13 +85,10 @@ def fix_csi(c: Context, env: str = "", dry_run: bool = False, timeout: int = 600
 @procedure
 def status(c: Context, env: str = "") -> None:
     """GPU nodes (capacity, allocatable), operator pods and the driver version they report."""
-    from ..core import loading
-    from ..core.console import Console
+    from ..core import session
     from . import status as report
 
-    environment = loading.load(env or None, require_secrets=False)
-    ui = Console()
-    ui.add_secrets(environment.secret_values())
+    environment, ui = session.begin(env, require_secrets=False)
     report.status(environment, ui)
 
 

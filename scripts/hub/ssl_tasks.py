@@ -32,8 +32,7 @@ def ssl_retry(  # noqa: PLR0917 - invoke maps each keyword to an option
     resolvers: str = "",
 ) -> None:
     """Retry Let's Encrypt issuance after checking DNS, port 80 and this week's attempts."""
-    from ..core import kube, loading
-    from ..core.console import Console
+    from ..core import kube, session
     from ..core.helm import Helm
     from .ssl_checks import parse_resolvers
     from .ssl_retry import RetryOptions, Wiring, run
@@ -45,9 +44,7 @@ def ssl_retry(  # noqa: PLR0917 - invoke maps each keyword to an option
         dry_run=dry_run,
         resolvers=parse_resolvers(resolvers),
     )
-    environment = loading.load(env or None, require_secrets=False)
-    ui = Console()
-    ui.add_secrets(environment.secret_values())
+    environment, ui = session.begin(env, require_secrets=False)
     wiring = Wiring(api=kube.api_client(environment.kubeconfig), helm=Helm(environment.kubeconfig))
     run(environment, ui, options, wiring)
 
@@ -61,13 +58,10 @@ def ssl_retry(  # noqa: PLR0917 - invoke maps each keyword to an option
 @procedure
 def cert_status(c: Context, env: str = "", live: bool = False) -> None:
     """Issuer, names, expiry and days left of the hub's certificate; attempts this week."""
-    from ..core import loading
-    from ..core.console import Console
+    from ..core import session
     from .cert_status import StatusOptions, run
 
-    environment = loading.load(env or None, require_secrets=False)
-    ui = Console()
-    ui.add_secrets(environment.secret_values())
+    environment, ui = session.begin(env, require_secrets=False)
     run(environment, ui, StatusOptions(live=live))
 
 

@@ -40,13 +40,10 @@ def _web(environment: object, url: str) -> object:
 @procedure
 def deploy(c: Context, env: str = "", dry_run: bool = False, yes: bool = False) -> None:
     """Install or upgrade JupyterHub; a re-run with the same config changes nothing."""
-    from ..core import loading
-    from ..core.console import Console
+    from ..core import session
     from . import deploy as procedure_module
 
-    environment = loading.load(env or None, require_secrets=True)
-    ui = Console()
-    ui.add_secrets(environment.secret_values())
+    environment, ui = session.begin(env, require_secrets=True)
     procedure_module.run(environment, ui, procedure_module.Options(dry_run=dry_run, yes=yes))
 
 
@@ -177,15 +174,12 @@ def authorize_url(c: Context, env: str = "") -> None:
 @procedure
 def status(c: Context, env: str = "", url: str = "") -> None:
     """Release, pods, load balancer vs floating IP, certificate and /hub/api/health."""
-    from ..core import loading
-    from ..core.console import Console
+    from ..core import session
     from . import status as procedure_module
     from .urls import normalise
 
     base = normalise(url) if url else ""
-    environment = loading.load(env or None, require_secrets=False)
-    ui = Console()
-    ui.add_secrets(environment.secret_values())
+    environment, ui = session.begin(env, require_secrets=False)
     procedure_module.run(environment, ui, base)
 
 
@@ -193,13 +187,10 @@ def status(c: Context, env: str = "", url: str = "") -> None:
 @procedure
 def oauth_check(c: Context, env: str = "") -> None:
     """Compare the OpenID provider's configuration with the hub's OAuth settings."""
-    from ..core import loading
-    from ..core.console import Console
+    from ..core import session
     from . import oauth_check as procedure_module
 
-    environment = loading.load(env or None, require_secrets=False)
-    ui = Console()
-    ui.add_secrets(environment.secret_values())
+    environment, ui = session.begin(env, require_secrets=False)
     procedure_module.run(environment, ui)
 
 
@@ -213,13 +204,10 @@ def oauth_check(c: Context, env: str = "") -> None:
 @procedure
 def uninstall(c: Context, env: str = "", dry_run: bool = False, yes: bool = False) -> None:
     """Remove the hub release after backing up its Let's Encrypt certificate."""
-    from ..core import loading
-    from ..core.console import Console
+    from ..core import session
     from . import uninstall as procedure_module
 
-    environment = loading.load(env or None, require_secrets=False)
-    ui = Console()
-    ui.add_secrets(environment.secret_values())
+    environment, ui = session.begin(env, require_secrets=False)
     procedure_module.run(environment, ui, dry_run=dry_run, yes=yes)
 
 
@@ -236,8 +224,7 @@ def tls_secret(
     c: Context, cert: str = "", key: str = "", env: str = "", dry_run: bool = False
 ) -> None:
     """Check a certificate and key, then store them as the hub's TLS secret (https mode secret)."""
-    from ..core import loading
-    from ..core.console import Console
+    from ..core import session
     from ..core.errors import BadInput, Problem
     from . import tls_secret as procedure_module
 
@@ -248,9 +235,7 @@ def tls_secret(
     ]
     if missing:
         raise BadInput(missing)
-    environment = loading.load(env or None, require_secrets=False)
-    ui = Console()
-    ui.add_secrets(environment.secret_values())
+    environment, ui = session.begin(env, require_secrets=False)
     procedure_module.run(environment, ui, Path(cert), Path(key), dry_run=dry_run)
 
 

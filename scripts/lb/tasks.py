@@ -59,13 +59,10 @@ def recreate(c: Context, env: str = "", yes: bool = False, dry_run: bool = False
 
     The seed's fix for proxy-public stuck <pending> behind a stale load balancer.
     """
-    from ..core import loading
-    from ..core.console import Console
+    from ..core import session
     from . import recreate as procedure_module
 
-    environment = loading.load(env or None, require_secrets=True)
-    ui = Console()
-    ui.add_secrets(environment.secret_values())
+    environment, ui = session.begin(env, require_secrets=True)
     procedure_module.run(environment, ui, yes=yes, dry_run=dry_run)
 
 

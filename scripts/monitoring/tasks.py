@@ -20,13 +20,10 @@ ENV = "environment name (default: $JHUB_ENV, else example)"
 @procedure
 def deploy(c: Context, env: str = "", dry_run: bool = False) -> None:
     """kube-prometheus-stack with the hub's metrics, GPU metrics and the dashboards."""
-    from ..core import loading
-    from ..core.console import Console
+    from ..core import session
     from . import deploy as procedure_module
 
-    environment = loading.load(env or None, require_secrets=True)
-    ui = Console()
-    ui.add_secrets(environment.secret_values())
+    environment, ui = session.begin(env, require_secrets=True)
     procedure_module.run(environment, ui, dry_run=dry_run)
     ui.summary([f"Grafana: invoke monitoring.grafana --env {environment.name}"])
 
@@ -65,13 +62,10 @@ def dashboards(
 @procedure
 def grafana(c: Context, env: str = "", show_password: bool = False) -> None:
     """Grafana's URL (or the port-forward command) and its admin user."""
-    from ..core import kube, loading
-    from ..core.console import Console
+    from ..core import kube, session
     from . import grafana as grafana_access
 
-    environment = loading.load(env or None, require_secrets=False)
-    ui = Console()
-    ui.add_secrets(environment.secret_values())
+    environment, ui = session.begin(env, require_secrets=False)
     found = grafana_access.access(
         kube.api_client(environment.kubeconfig), environment.settings, environment.kubeconfig
     )
