@@ -257,6 +257,9 @@ def _optional_releases(environment: Environment) -> list[tuple[str, str]]:
     settings = environment.settings
     found = []
     if settings.monitoring.enabled:
+        if settings.monitoring.blackbox.enabled:
+            # monitoring.deploy's second release (scripts/monitoring/probe.py).
+            found.append((settings.monitoring.blackbox.release, settings.monitoring.namespace))
         found.append((settings.monitoring.release, settings.monitoring.namespace))
     if settings.gpu_enabled:
         found.append((settings.gpu.release, settings.gpu.namespace))
