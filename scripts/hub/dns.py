@@ -138,7 +138,7 @@ def run(
             record = found[0]
             records = sorted(record.records or [])
             if records == [address] and record.ttl == ttl:
-                step.unchanged(f"in zone {zone.name}")
+                step.unchanged(f"already points there (ttl {ttl}) in zone {zone.name}")
                 return Outcome(zone.name, name, address, "unchanged")
             if records != [address] and not yes:
                 raise OperationFailed(

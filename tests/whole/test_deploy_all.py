@@ -15,6 +15,7 @@ import yaml
 from tests.conftest import TaskRun
 from tests.hub.conftest import running_hub, use_kubeconfig
 from tests.support.fake_helm import FakeHelm
+from tests.support.fakecloud import FakeCloud
 from tests.support.fakekube import FakeKube
 
 ENV = "whole"
@@ -118,3 +119,27 @@ def test_destroy_needs_yes_and_lists_what_goes(
     result = run_task("destroy", "--env", ENV, "--yes")
     assert result.code == 0, result.err
     assert fake_helm.releases() == {}
+
+
+def test_deploy_makes_the_dns_record_before_the_releases(
+    whole: Path,
+    run_task: Callable[..., TaskRun],
+    fake_helm: FakeHelm,
+    fake_cloud: FakeCloud,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # hub.dns.manage: the A record comes before the hub release (Let's Encrypt needs it).
+    fake_cloud.clouds_yaml(tmp_path, monkeypatch)
+    fake_cloud.add_zone("example.org.")
+    fake_cloud.add_floating_ip("203.0.113.7")
+    config = yaml.safe_load((whole / f"{ENV}.yaml").read_text())
+    config["cloud"] = "fake"
+    config["hub"]["floating_ip"] = "203.0.113.7"
+    config["hub"]["dns"] = {"manage": True}
+    (whole / f"{ENV}.yaml").write_text(yaml.safe_dump(config))
+    result = run_task("deploy", "--env", ENV, "--no-health")
+    assert result.code == 0, result.err + result.out
+    assert result.out.index("Stage 2b: DNS record") < result.out.index("Stage 3: releases")
+    (record,) = [r for r in fake_cloud.recordsets.values() if r["type"] == "A"]
+    assert (record["name"], record["records"]) == ("jupyter.example.org.", ["203.0.113.7"])

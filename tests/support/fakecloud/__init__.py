@@ -13,6 +13,7 @@ module             catalog endpoint                    served
 ``octavia``        https://octavia.fake.test           loadbalancers, listeners, pools, members
 ``neutron``        https://neutron.fake.test           networks, subnets, ports, floatingips
 ``nova``           https://nova.fake.test/v2.1         flavors, servers
+``dns``            https://designate.fake.test         zones, recordsets (Designate v2)
 =================  ==================================  =========================================
 
 ``core`` holds what every service shares: the transport, the request log
@@ -85,6 +86,7 @@ from tests.support.fakecloud.core import (
     RequestLog,
     Route,
 )
+from tests.support.fakecloud.dns import DESIGNATE, Designate
 from tests.support.fakecloud.identity import Identity
 from tests.support.fakecloud.magnum import MAGNUM, MAGNUM_MAX, MAGNUM_MIN, Magnum
 from tests.support.fakecloud.neutron import NEUTRON, Neutron
@@ -93,6 +95,7 @@ from tests.support.fakecloud.octavia import OCTAVIA, Octavia
 
 __all__ = [
     "AUTH_URL",
+    "DESIGNATE",
     "FAULT_KINDS",
     "KEYSTONE",
     "MAGNUM",
@@ -110,6 +113,7 @@ __all__ = [
     "USER_ID",
     "ApiError",
     "CloudCore",
+    "Designate",
     "Endpoint",
     "FakeClock",
     "FakeCloud",
@@ -131,8 +135,9 @@ class FakeCloud(
     Octavia,
     Neutron,
     Nova,
+    Designate,
 ):
-    """In-memory Keystone, Magnum, Octavia, Neutron and Nova; see the package docstring."""
+    """In-memory Keystone, Magnum, Octavia, Neutron, Nova and Designate (package docstring)."""
 
 
 def iter_state(cloud: FakeCloud) -> Iterator[tuple[str, dict[str, dict[str, Any]]]]:
