@@ -121,10 +121,10 @@ def test_destroy_needs_yes_and_lists_what_goes(
     assert fake_helm.releases() == {}
 
 
+@pytest.mark.usefixtures("fake_helm")
 def test_deploy_makes_the_dns_record_before_the_releases(
     whole: Path,
     run_task: Callable[..., TaskRun],
-    fake_helm: FakeHelm,
     fake_cloud: FakeCloud,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
