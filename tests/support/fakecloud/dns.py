@@ -23,8 +23,8 @@ Every behaviour follows openstack/designate at stable/2026.1 (docs/testing.md, "
   "Provided object does not match schema. Keys ['name'] are not valid for recordset",
   ``objects/adapters/base.py`` with ``immutable`` fields in
   ``objects/adapters/api_v2/recordset.py``), a malformed id (400 invalid_uuid,
-  ``api/v2/controllers/common.py``/``utils.validate_uuid``), unknown zones and recordsets
-  (404 zone_not_found / recordset_not_found, ``exceptions.py``).
+  ``utils.py`` ``validate_uuid``), unknown zones and recordsets (404 zone_not_found /
+  recordset_not_found "Could not find Zone|RecordSet", ``storage/sqlalchemy/base.py``).
 - errors are ``{"code", "type", "message", "request_id"}`` (``api/middleware.py``
   ``FaultWrapperMiddleware``).
 """
