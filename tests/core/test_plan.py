@@ -111,3 +111,16 @@ def test_plan_warns_about_sudo_and_missing_floating_ip(
     assert result.code == 0
     assert "hub.sudo is true" in result.err
     assert "hub.floating_ip is empty" in result.err
+
+
+def test_plan_lists_the_dns_record_when_managed(
+    config_dir: Path, run_task: Callable[..., TaskRun], socket_disabled: None
+) -> None:
+    text = (
+        (config_dir / "example.yaml").read_text().replace("    manage: false", "    manage: true")
+    )
+    (config_dir / "dnsplan.yaml").write_text(text)
+    result = run_task("plan", "--env", "dnsplan")
+    assert result.code == 0, result.err
+    assert "ensure DNS A record jupyter.example.org. → 192.0.2.10 (ttl 300)" in result.out
+    assert "ensure DNS A record" not in run_task("plan").out
