@@ -1,7 +1,8 @@
 """`invoke deploy` and `invoke destroy`: the whole stack, in the order it depends on.
 
 deploy: cluster → kubeconfig → cluster fixes (autoscaler bounds on heat, CSI
-toleration for GPU nodes) → the Helm releases side by side → health check.
+toleration for GPU nodes) → the DNS record (hub.dns.manage) → the Helm releases side
+by side → health check.
 The releases are independent, so they run in parallel threads; each writes to
 its own buffer and is printed as one block when it finishes, so the output
 stays readable. One failing release does not stop the others: all finish,
@@ -163,6 +164,13 @@ def deploy(
     kubeconfig.run(environment, ui, dry_run=dry_run, clock=clock, connection=connection)
     cluster_fixes(environment, ui, dry_run=dry_run, clock=clock)
 
+    if settings.hub.dns.manage:
+        # hub.dns before the hub release, so Let's Encrypt finds the name pointing at us.
+        from .hub import dns as hub_dns
+
+        ui.heading("Stage 2b: DNS record")
+        hub_dns.run(environment, ui, dry_run=dry_run, connection=connection, clock=clock)
+
     ui.heading("Stage 3: releases, in parallel")
     report.releases = run_parallel(release_jobs(environment, dry_run=dry_run, clock=clock), ui)
     failed = [result for result in report.releases if not result.ok]
@@ -257,6 +265,9 @@ def _optional_releases(environment: Environment) -> list[tuple[str, str]]:
     settings = environment.settings
     found = []
     if settings.monitoring.enabled:
+        if settings.monitoring.blackbox.enabled:
+            # monitoring.deploy's second release (scripts/monitoring/probe.py).
+            found.append((settings.monitoring.blackbox.release, settings.monitoring.namespace))
         found.append((settings.monitoring.release, settings.monitoring.namespace))
     if settings.gpu_enabled:
         found.append((settings.gpu.release, settings.gpu.namespace))

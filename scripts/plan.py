@@ -68,7 +68,21 @@ def cluster_actions(settings: Settings, env: str) -> list[Action]:
         actions.append(
             Action(stage, f"ensure load balancer {cluster.name}_master_in (ports 22, 6443)")
         )
+    actions += dns_actions(settings)
     return actions
+
+
+def dns_actions(settings: Settings) -> list[Action]:
+    hub = settings.hub
+    if not (hub.dns.manage and hub.domain and hub.floating_ip):
+        return []
+    return [
+        Action(
+            STAGES[0],
+            f"ensure DNS A record {hub.domain}. → {hub.floating_ip} (ttl {hub.dns.ttl}) in the "
+            "project's Designate zone (hub.dns); wait for ACTIVE",
+        )
+    ]
 
 
 def access_actions(settings: Settings, env: str) -> list[Action]:
@@ -109,6 +123,9 @@ def object_actions(settings: Settings) -> list[Action]:
             )
             for m in dashboard_configmaps(settings)
         ]
+        actions += [
+            Action(stage, f"apply {m['kind']} {_name(m)}") for _, m in alerting_manifests(settings)
+        ]
     if settings.hub.floating_ip:
         actions.append(
             Action(
@@ -131,6 +148,18 @@ def release_actions(settings: Settings, build: Path) -> list[Action]:
                 f"--repo {release.chart.repo} --version {release.chart.version} "
                 f"--namespace {release.namespace} --values {values} "
                 "(skipped when the deployed values are equal)",
+            )
+        )
+    blackbox = blackbox_release(settings)
+    if blackbox is not None:
+        chart = settings.monitoring.blackbox.chart
+        actions.append(
+            Action(
+                stage,
+                f"then helm upgrade --install {settings.monitoring.blackbox.release} {chart.name} "
+                f"--repo {chart.repo} --version {chart.version} --namespace "
+                f"{settings.monitoring.namespace} --values {build / 'values' / blackbox[0]} "
+                "(the probe of the hub's public URL, after kube-prometheus-stack)",
             )
         )
     return actions
@@ -201,12 +230,42 @@ def write_build(settings: Settings, build: Path) -> list[Path]:
         found += [
             (f"configmap-{m['metadata']['name']}.yaml", m) for m in dashboard_configmaps(settings)
         ]
+    if settings.monitoring.enabled:
+        found += alerting_manifests(settings, build.name)
+    blackbox = blackbox_release(settings)
+    if blackbox is not None:
+        path = build / "values" / blackbox[0]
+        path.write_text(yaml.safe_dump(blackbox[1], sort_keys=False), encoding="utf-8")
+        written.append(path)
     for filename, manifest in found:
         path = build / "manifests" / filename
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
         written.append(path)
     return written
+
+
+def alerting_manifests(
+    settings: Settings, env: str = "ENV"
+) -> list[tuple[str, manifests.Manifest]]:
+    """Alertmanager's Secrets (secrets as markers) and the PrometheusRule, with file names."""
+    from .monitoring import alerts, receivers
+
+    found = [
+        (f"secret-{m['metadata']['name']}.yaml", m)
+        for m in receivers.manifests(settings, placeholder_secrets())
+    ]
+    found.append((f"prometheusrule-{alerts.RULE_OBJECT}.yaml", alerts.manifest(settings, env)))
+    return found
+
+
+def blackbox_release(settings: Settings) -> tuple[str, dict[str, object]] | None:
+    """The blackbox exporter's values file name and values, when monitoring.deploy adds it."""
+    from .monitoring import alerts, probe
+
+    if not (settings.monitoring.enabled and alerts.probed(settings)):
+        return None
+    return f"{settings.monitoring.blackbox.chart.name}.yaml", probe.values(settings)
 
 
 def dashboard_configmaps(settings: Settings) -> list[manifests.Manifest]:

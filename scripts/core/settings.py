@@ -336,6 +336,15 @@ class Singleuser(Strict):
     shared_memory: bool = True
 
 
+class Dns(Strict):
+    """The A record hub.domain -> hub.floating_ip in the cloud's DNS service (Designate)."""
+
+    manage: bool = False
+    # Empty: the project's zone whose name is the longest suffix of hub.domain.
+    zone: Annotated[str, StringConstraints(pattern=r"^([a-z0-9-]+\.)*[a-z0-9-]+\.?$")] | None = None
+    ttl: Annotated[int, Field(ge=60, le=86400)] = 300
+
+
 class Hub(Strict):
     namespace: Name = "jhub"
     release: Name = "jhub"
@@ -345,6 +354,7 @@ class Hub(Strict):
     domain: Hostname | None = None
     https: Https = Field(default_factory=Https)
     floating_ip: IPv4 | None = None
+    dns: Dns = Field(default_factory=Dns)
     auth: Auth
     storage: Storage = Field(default_factory=Storage)
     singleuser: Singleuser = Field(default_factory=Singleuser)
@@ -410,6 +420,73 @@ class Hub(Strict):
 # ---------------------------------------------------------------- monitoring
 
 
+class Alerts(Strict):
+    """Alert rules (scripts/monitoring/alerts.py); each threshold feeds one rule."""
+
+    enabled: bool = True
+    # Rule names to leave out, e.g. [GpuXidError]; `invoke monitoring.deploy` lists them.
+    disabled: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9]*$")]] = Field(
+        default_factory=list
+    )
+    api_error_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.05
+    spawn_failures: Annotated[int, Field(ge=1, le=1000)] = 3
+    spawn_seconds: Annotated[int, Field(ge=10, le=7200)] = 300
+    certificate_days: Annotated[int, Field(ge=1, le=89)] = 14
+    volume_full_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.9
+    node_not_ready_minutes: Annotated[int, Field(ge=1, le=1440)] = 10
+    pending_minutes: Annotated[int, Field(ge=1, le=1440)] = 15
+    prometheus_storage_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.85
+
+
+SmtpHost = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.-]+:\d{1,5}$")]
+
+
+class EmailReceiver(Strict):
+    """SMTP delivery; the password is secrets.alert_smtp_password (empty: no login)."""
+
+    to: Annotated[list[Email], Field(min_length=1)]
+    sender: Email
+    smarthost: SmtpHost
+    username: str = ""
+    require_tls: bool = True
+
+
+class SlackReceiver(Strict):
+    """A Slack-compatible incoming webhook; its URL is secrets.alert_slack_webhook_url."""
+
+    channel: str = ""
+
+
+class WebhookReceiver(Strict):
+    """A generic Alertmanager webhook; its URL is secrets.alert_webhook_url."""
+
+    send_resolved: bool = True
+
+
+class Receivers(Strict):
+    """Where Alertmanager sends alerts; a section that is present is used."""
+
+    email: EmailReceiver | None = None
+    slack: SlackReceiver | None = None
+    webhook: WebhookReceiver | None = None
+    # Which of kube-prometheus-stack's own rules also reach people (ours always do).
+    chart_alerts: Literal["critical", "all", "none"] = "critical"
+    repeat_hours: Annotated[int, Field(ge=1, le=168)] = 12
+
+
+class Blackbox(Strict):
+    """The Prometheus blackbox exporter probing https://hub.domain/hub/api/health."""
+
+    enabled: bool = True
+    release: Name = "blackbox"
+    chart: Chart = Chart(
+        repo="https://prometheus-community.github.io/helm-charts",
+        name="prometheus-blackbox-exporter",
+        version="11.17.2",
+    )
+    interval_seconds: Annotated[int, Field(ge=10, le=3600)] = 60
+
+
 class Monitoring(Strict):
     enabled: bool = True
     namespace: Name = "prometheus"
@@ -425,6 +502,9 @@ class Monitoring(Strict):
     storage_size: Memory = "50Gi"
     dashboards_folder: Annotated[str, StringConstraints(min_length=1, max_length=60)] = "STFC"
     grafana_admin_user: Name = "admin"
+    alerts: Alerts = Field(default_factory=Alerts)
+    receivers: Receivers = Field(default_factory=Receivers)
+    blackbox: Blackbox = Field(default_factory=Blackbox)
 
 
 # ---------------------------------------------------------------- GPU
@@ -508,6 +588,10 @@ class Secrets(Strict):
     grafana_admin_password: Annotated[str, StringConstraints(min_length=16)]
     oauth_client_secret: str = ""
     native_admin_passwords: dict[str, str] = Field(default_factory=dict)
+    # Alertmanager receivers (monitoring.receivers); Alertmanager reads them from files.
+    alert_smtp_password: str = ""
+    alert_slack_webhook_url: str = ""
+    alert_webhook_url: str = ""
 
     def values(self) -> list[str]:
         """Every secret string, for redaction."""
@@ -518,5 +602,8 @@ class Secrets(Strict):
             self.grafana_admin_password,
             self.oauth_client_secret,
             *self.native_admin_passwords.values(),
+            self.alert_smtp_password,
+            self.alert_slack_webhook_url,
+            self.alert_webhook_url,
         ]
         return [value for value in found if value]

@@ -21,6 +21,8 @@ METRICS_SECRET = "hub-metrics-token"
 FOLDER_ANNOTATION = "grafana_folder"
 # The user hub.health starts and stops a server for; nobody may sign in as it.
 HEALTH_CHECK_USER = "jhub-health-check"
+# The pod label naming a user server's profile (its slug).
+PROFILE_LABEL = "hub.jupyter.org/profile"
 SECRET_KEYS = tuple(Secrets.model_fields)
 
 
@@ -65,12 +67,18 @@ def profile_entry(profile: Profile, settings: Settings) -> dict[str, Any]:
         "description": profile.description,
         "slug": profile.name,
     }
+    # KubeSpawner merges dict overrides into singleuser.extraLabels (spawner.py
+    # _apply_overrides); kube-state-metrics exports the label, and hub.usage reads it.
+    labels = {"extra_labels": {PROFILE_LABEL: profile.name}}
     if profile.default:
         entry["default"] = True
-        if profile.image:
-            entry["kubespawner_override"] = {"image": profile.image}
+        entry["kubespawner_override"] = {
+            **labels,
+            **({"image": profile.image} if profile.image else {}),
+        }
         return entry
     override: dict[str, Any] = {
+        **labels,
         "cpu_limit": profile.cpu.limit,
         "cpu_guarantee": profile.cpu.guarantee,
         "mem_limit": profile.memory.limit,

@@ -14,7 +14,7 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from ..core.runner import procedure
-from . import capacity_tasks, health_tasks, ssl_tasks
+from . import capacity_tasks, dns_tasks, health_tasks, ssl_tasks, usage_tasks
 
 ENV = "environment name (default: $JHUB_ENV, else example)"
 URL = "the hub's base URL (default: https://hub.domain/); e.g. through a port-forward"
@@ -255,5 +255,7 @@ ns = Collection(
 
 # Procedures kept in modules of their own add their tasks to the same collection.
 capacity_tasks.register(ns)
+dns_tasks.register(ns)
 health_tasks.register(ns)
 ssl_tasks.register(ns)
+usage_tasks.register(ns)

@@ -3,9 +3,12 @@
 1. The monitoring namespace, labelled so the hub's NetworkPolicy can admit Prometheus.
 2. The Grafana admin Secret and the hub metrics-token Secret, from the secrets file:
    the Helm values only name them, so no secret is ever part of a release.
-3. The dashboards as sidecar ConfigMaps in the configured folder.
-4. The Helm release, upgraded only when the rendered values differ from the
+3. Alertmanager's configuration and its receivers' credentials, as Secrets (alerting.py).
+4. The dashboards as sidecar ConfigMaps in the configured folder.
+5. The Helm release, upgraded only when the rendered values differ from the
    deployed ones (an unchanged re-run restarts nothing).
+6. The alert rules as a PrometheusRule, and the blackbox exporter probing the hub's
+   public URL (alerting.py, probe.py).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from ..core.manifests import Manifest
 from ..core.quantities import memory_bytes
 from ..core.settings import Secrets, Settings
 from ..core.templates import render
-from . import dashboards
+from . import alerting, dashboards, probe
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -158,6 +161,7 @@ def _report(step: Any, outcome: kube.Outcome, dry_run: bool) -> None:
 
 def run(environment: Environment, ui: Console, *, dry_run: bool) -> Changes:
     settings, secrets = check(environment)
+    alerting.check(environment, settings, secrets)
     # Committed dashboards are read before anything changes: a broken checkout stops here.
     dashboards.committed()
     if settings.monitoring.expose == "loadbalancer":
@@ -174,6 +178,9 @@ def run(environment: Environment, ui: Console, *, dry_run: bool) -> Changes:
         helm_cli.Helm(kubeconfig=environment.kubeconfig),
     )
     ensure_objects(deployment, settings, secrets)
+    alerting.ensure_receivers(deployment, settings, secrets)
     ensure_dashboards(deployment, settings)
     ensure_release(deployment, settings, secrets)
+    alerting.ensure_rules(deployment, settings)
+    probe.ensure(deployment, settings)
     return deployment.changes

@@ -72,4 +72,28 @@ def grafana(c: Context, env: str = "", show_password: bool = False) -> None:
     grafana_access.show(ui, found, show_password=show_password)
 
 
-ns = Collection("monitoring", deploy, dashboards, grafana)
+@task(
+    help={
+        "env": ENV,
+        "url": "Alertmanager's URL (default: http://localhost:9093, the port-forward to "
+        "service/alertmanager-operated)",
+        "timeout": "seconds to wait for each receiver's delivery attempt (default 60)",
+    }
+)
+@procedure
+def alert_test(c: Context, env: str = "", url: str = "", timeout: str = "60") -> None:
+    """Send a synthetic alert through Alertmanager and say whether each receiver got it."""
+    from ..core import session
+    from ..core.errors import bad_option
+    from . import alert_test as procedure_module
+
+    # A string, parsed here: invoke would print a traceback for a bad number itself.
+    seconds = int(timeout) if timeout.isdigit() else 0
+    if not 1 <= seconds <= 600:
+        raise bad_option("--timeout", f"{timeout!r} is not allowed; give 1 to 600 seconds")
+    environment, ui = session.begin(env, require_secrets=False)
+    outcome = procedure_module.run(environment, ui, url=url, timeout=float(seconds))
+    ui.summary([f"delivered by: {', '.join(outcome.delivered)}"])
+
+
+ns = Collection("monitoring", deploy, dashboards, grafana, alert_test)

@@ -17,7 +17,12 @@ def test_plan_of_the_example_writes_values_and_manifests(
     assert result.code == 0, result.err
     build = config_dir.parent / "build" / "example"
     values = sorted(p.name for p in (build / "values").iterdir())
-    assert values == ["gpu-operator.yaml", "jupyterhub.yaml", "kube-prometheus-stack.yaml"]
+    assert values == [
+        "gpu-operator.yaml",
+        "jupyterhub.yaml",
+        "kube-prometheus-stack.yaml",
+        "prometheus-blackbox-exporter.yaml",
+    ]
     manifests = sorted(p.name for p in (build / "manifests").iterdir())
     assert "storageclass-cinder-storage.yaml" in manifests
     assert "namespace-jhub.yaml" in manifests
@@ -34,6 +39,13 @@ def test_plan_of_the_example_writes_values_and_manifests(
     assert positions == sorted(positions)
     assert "ensure node group 'gpu-worker'" in result.out
     assert "helm upgrade --install jhub jupyterhub" in result.out
+    # monitoring.deploy's alerting objects and probe release.
+    assert "prometheusrule-jhub-alerts.yaml" in manifests
+    assert "secret-alertmanager-jhub-config.yaml" in manifests
+    rule = yaml.safe_load((build / "manifests" / "prometheusrule-jhub-alerts.yaml").read_text())
+    runbooks = [r["annotations"]["runbook"] for r in rule["spec"]["groups"][0]["rules"]]
+    assert "invoke hub.status --env example" in runbooks
+    assert "then helm upgrade --install blackbox prometheus-blackbox-exporter" in result.out
 
 
 def test_plan_for_an_existing_cluster_skips_openstack(
@@ -99,3 +111,16 @@ def test_plan_warns_about_sudo_and_missing_floating_ip(
     assert result.code == 0
     assert "hub.sudo is true" in result.err
     assert "hub.floating_ip is empty" in result.err
+
+
+def test_plan_lists_the_dns_record_when_managed(
+    config_dir: Path, run_task: Callable[..., TaskRun], socket_disabled: None
+) -> None:
+    text = (
+        (config_dir / "example.yaml").read_text().replace("    manage: false", "    manage: true")
+    )
+    (config_dir / "dnsplan.yaml").write_text(text)
+    result = run_task("plan", "--env", "dnsplan")
+    assert result.code == 0, result.err
+    assert "ensure DNS A record jupyter.example.org. → 192.0.2.10 (ttl 300)" in result.out
+    assert "ensure DNS A record" not in run_task("plan").out

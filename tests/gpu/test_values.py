@@ -13,6 +13,9 @@ from scripts.core.templates import placeholder_secrets, render
 from tests.gpu.conftest import EXAMPLE, set_path
 from tests.support.contract import GPU_OPERATOR, chart_defaults, merged, unknown_paths
 
+# dcgmExporter.config is only described in comments of values.yaml (v26.7.0, "DCGM Exporter
+# configuration ... name ... create ... data"); templates/dcgm_exporter_config.yaml reads it.
+FREE_FORM = ("dcgmExporter.config",)
 COMBINATIONS = list(itertools.product([True, False], [True, False], [True, False]))
 
 
@@ -30,15 +33,25 @@ def values(*, priority: bool, custom: bool, monitoring: bool) -> dict[str, Any]:
 @pytest.mark.parametrize(("priority", "custom", "monitoring"), COMBINATIONS)
 def test_every_key_exists_in_the_chart(priority: bool, custom: bool, monitoring: bool) -> None:
     ours = values(priority=priority, custom=custom, monitoring=monitoring)
-    assert unknown_paths(ours, chart_defaults(GPU_OPERATOR)) == []
+    assert unknown_paths(ours, chart_defaults(GPU_OPERATOR), free_form=FREE_FORM) == []
 
 
 def test_key_check_catches_a_misspelt_key() -> None:
     ours = values(priority=True, custom=True, monitoring=True)
     ours["node-feature-discovery"]["priorityClass"] = "x"
-    assert unknown_paths(ours, chart_defaults(GPU_OPERATOR)) == [
+    assert unknown_paths(ours, chart_defaults(GPU_OPERATOR), free_form=FREE_FORM) == [
         "node-feature-discovery.priorityClass"
     ]
+
+
+def test_dcgm_exporter_reads_our_metrics_list() -> None:
+    config = values(priority=False, custom=False, monitoring=True)["dcgmExporter"]["config"]
+    assert config["name"] == "jhub-dcgm-metrics"
+    assert config["create"] is True
+    lines = [line for line in config["data"].splitlines() if not line.startswith("#")]
+    # The alert rules need the double-bit ECC counter, off in dcgm-exporter's own lists.
+    assert "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL, counter, Double-bit volatile ECC errors." in lines
+    assert "DCGM_FI_DEV_XID_ERRORS, gauge, The last XID error seen." in lines
 
 
 def test_workaround_replaces_every_system_node_critical() -> None:

@@ -16,6 +16,7 @@ from tests.support.fakekube import FakeKube
 
 EXAMPLE: dict[str, Any] = yaml.safe_load((ROOT / "config" / "example.yaml").read_text())
 ENV = "mon"
+PROMETHEUS_RULES = "monitoring.coreos.com/v1/prometheusrules"
 
 
 def fresh_secrets() -> dict[str, Any]:
@@ -49,6 +50,8 @@ def monitoring_env(config_dir: Path, kube: FakeKube) -> MonitoringEnv:
     """monitoring_env(**{"monitoring.expose": "loadbalancer"}) writes config/mon.yaml
     (kubeconfig: the emulator's) and its secrets file; returns the secrets."""
     chosen = fresh_secrets()
+    # The chart's CRDs arrive with the release, which the recording helm never installs.
+    kube.add_resource(PROMETHEUS_RULES, kind="PrometheusRule")
 
     def write(**changes: Any) -> dict[str, Any]:
         config = copy.deepcopy(EXAMPLE)

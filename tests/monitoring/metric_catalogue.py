@@ -10,12 +10,28 @@ Sources (checked November 2026):
 - kube-state-metrics v2.17: docs/metrics/workload/pod-metrics.md and
   docs/metrics/cluster/node-metrics.md in github.com/kubernetes/kube-state-metrics.
   `label_*` labels exist only for what --metric-labels-allowlist admits; the values
-  template admits pods=[app,component,hub.jupyter.org/username] and nodes=[*].
+  template admits pods=[app,component,hub.jupyter.org/username,hub.jupyter.org/profile]
+  and nodes=[*].
 - cAdvisor through the kubelet (/metrics/cadvisor): docs/storage/prometheus.md in
   github.com/google/cadvisor; the kubelet adds namespace, pod and container.
 - node_exporter 1.9: the cpu, meminfo and filesystem collectors
   (collector/cpu_linux.go, meminfo.go, filesystem_common.go in
   github.com/prometheus/node_exporter).
+- kube-state-metrics deployments: docs/metrics/workload/deployment-metrics.md
+  (kube_deployment_status_replicas_available: namespace, deployment).
+- kubelet volume stats (the kubelet's /metrics, scraped by the chart's kubelet
+  ServiceMonitor): kubelet_volume_stats_used_bytes / _capacity_bytes with namespace and
+  persistentvolumeclaim, pkg/kubelet/metrics/collectors/volume_stats.go in
+  kubernetes/kubernetes (found through the code search; too big to fetch here).
+- Prometheus's own TSDB metrics: prometheus_tsdb_storage_blocks_bytes
+  (tsdb/db.go in prometheus/prometheus); `up` is the series Prometheus writes for every
+  target (docs/concepts/jobs_instances.md). test_blackbox_probe.py also finds both in a
+  live Debian Prometheus.
+- blackbox_exporter: probe_success and probe_duration_seconds (prober/handler.go),
+  probe_http_status_code and probe_ssl_earliest_cert_expiry (prober/http.go) in
+  github.com/prometheus/blackbox_exporter; the chart's ServiceMonitor adds `target`
+  (charts/prometheus-blackbox-exporter templates/servicemonitor.yaml).
+  test_blackbox_probe.py reads them from a live Debian blackbox exporter too.
 - DCGM names are not listed here: they are read from ../shared/fixtures/dcgm-exporter/*.csv.
   Labels from dcgm-exporter's README (gpu, UUID, device, modelName, Hostname — `hostname`
   on main — pci_bus_id, DCGM_FI_DRIVER_VERSION; pod/namespace/container with pod mapping,
@@ -41,7 +57,12 @@ def labels(*names: str) -> frozenset[str]:
 
 SERVICE_MONITOR = labels("job", "instance", "namespace", "pod", "container", "service", "endpoint")
 POD = labels("namespace", "pod", "uid")
-POD_LABELS = labels("label_app", "label_component", "label_hub_jupyter_org_username")
+POD_LABELS = labels(
+    "label_app",
+    "label_component",
+    "label_hub_jupyter_org_username",
+    "label_hub_jupyter_org_profile",
+)
 
 KUBE_STATE_METRICS = Exporter(
     "kube-state-metrics",
@@ -86,6 +107,7 @@ KUBE_STATE_METRICS = Exporter(
             "label_nvidia_com_gpu_present",
         ),
         "kube_node_created": labels("node"),
+        "kube_deployment_status_replicas_available": labels("namespace", "deployment"),
         "kube_node_status_condition": labels("node", "condition", "status"),
         "kube_node_status_allocatable": labels("node", "resource", "unit"),
         "kube_node_status_capacity": labels("node", "resource", "unit"),
@@ -122,7 +144,42 @@ NODE_EXPORTER = Exporter(
     SERVICE_MONITOR | labels("node"),
 )
 
+KUBELET = Exporter(
+    "kubelet (/metrics)",
+    "kubernetes/kubernetes pkg/kubelet/metrics/collectors/volume_stats.go",
+    {
+        "kubelet_volume_stats_used_bytes": labels("namespace", "persistentvolumeclaim"),
+        "kubelet_volume_stats_capacity_bytes": labels("namespace", "persistentvolumeclaim"),
+        "kubelet_volume_stats_available_bytes": labels("namespace", "persistentvolumeclaim"),
+    },
+    SERVICE_MONITOR | labels("node", "metrics_path"),
+)
+
+PROMETHEUS = Exporter(
+    "Prometheus itself",
+    "prometheus/prometheus tsdb/db.go; `up` per target (docs/concepts/jobs_instances.md)",
+    {
+        "prometheus_tsdb_storage_blocks_bytes": labels(),
+        "up": labels(),
+    },
+    SERVICE_MONITOR,
+)
+
+BLACKBOX = Exporter(
+    "blackbox_exporter (/probe through the chart's ServiceMonitor)",
+    "prometheus/blackbox_exporter prober/handler.go, prober/http.go",
+    {
+        "probe_success": labels(),
+        "probe_duration_seconds": labels(),
+        "probe_http_status_code": labels(),
+        "probe_ssl_earliest_cert_expiry": labels(),
+    },
+    SERVICE_MONITOR | labels("target"),
+)
+
 EXPORTERS = (KUBE_STATE_METRICS, CADVISOR, NODE_EXPORTER)
+# The alert rules also read these (tests/monitoring/test_alert_metrics.py).
+RULE_EXPORTERS = (*EXPORTERS, KUBELET, PROMETHEUS, BLACKBOX)
 
 DCGM_LABELS = (
     labels(
@@ -142,8 +199,8 @@ DCGM_LABELS = (
 )
 
 
-def exporter_of(metric: str) -> Exporter | None:
-    for exporter in EXPORTERS:
+def exporter_of(metric: str, among: tuple[Exporter, ...] = EXPORTERS) -> Exporter | None:
+    for exporter in among:
         if metric in exporter.metrics:
             return exporter
     return None

@@ -275,3 +275,15 @@ def test_cluster_requests_against_allocatable(stack: Stack) -> None:
     # default-worker-0 holds the hub and a running placeholder; the pending one has no node.
     assert share[scene.DEFAULT] == pytest.approx(2 * 0.05 / 1.93)
     assert ask(stack, "cluster", "Unschedulable pods", "") == {"": 1}
+
+
+def test_the_alert_rules_read_metrics_the_live_hub_emits(stack: Stack) -> None:
+    from tests.monitoring.test_alert_metrics import JUPYTERHUB_RULE_METRICS
+
+    exposition = stack.hub.metrics(token=stack.token).text
+    names = q.exposed_names(exposition)
+    labels = q.exposed_labels(exposition)
+    assert names >= JUPYTERHUB_RULE_METRICS
+    # The rules match on code and status.
+    assert "code" in labels["jupyterhub_request_duration_seconds_count"]
+    assert "status" in labels["jupyterhub_server_spawn_duration_seconds_count"]

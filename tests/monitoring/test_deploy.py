@@ -21,6 +21,11 @@ def decoded(secret: dict[str, Any]) -> dict[str, str]:
     return {k: base64.b64decode(v).decode() for k, v in secret.get("data", {}).items()}
 
 
+def stack_upgrades(fake_helm: FakeHelm) -> list[dict[str, Any]]:
+    """Upgrades of the kube-prometheus-stack release (the blackbox exporter has its own)."""
+    return [u for u in fake_helm.upgrades() if u["argv"][2] == "prometheus"]
+
+
 def deploy(run_task: Run, *extra: str) -> TaskRun:
     return run_task("monitoring.deploy", "--env", ENV, *extra)
 
@@ -58,7 +63,7 @@ def test_first_deploy_creates_objects_and_installs_the_release(
     ]
     assert all(m["metadata"]["labels"]["grafana_dashboard"] == "1" for m in maps.values())
 
-    (upgrade,) = fake_helm.upgrades()
+    (upgrade,) = stack_upgrades(fake_helm)
     argv = upgrade["argv"]
     assert argv[:4] == ["upgrade", "--install", "prometheus", "kube-prometheus-stack"]
     assert argv[argv.index("--namespace") + 1] == "prometheus"
@@ -83,9 +88,10 @@ def test_a_second_deploy_changes_nothing(
     again = deploy(run_task)
     assert again.code == 0, again.err
     assert kube.mutating_requests() == []
-    assert len(fake_helm.upgrades()) == 1
+    assert len(stack_upgrades(fake_helm)) == 1
     assert "no upgrade" in again.out
-    assert "5 unchanged" in again.out
+    # namespace, 2 secrets, 2 alerting secrets, dashboards, 2 releases, alert rules
+    assert "9 unchanged" in again.out
 
 
 def test_dry_run_changes_nothing_and_says_what_it_would_do(
@@ -95,7 +101,7 @@ def test_dry_run_changes_nothing_and_says_what_it_would_do(
     result = deploy(run_task, "--dry-run")
     assert result.code == 0, result.err
     assert kube.mutating_requests() == []
-    assert fake_helm.upgrades() == []
+    assert stack_upgrades(fake_helm) == []
     assert "would create Namespace prometheus" in result.out
     assert "would create Secret prometheus/grafana-admin" in result.out
     assert "would install prometheus" in result.out
@@ -113,10 +119,12 @@ def test_changed_settings_upgrade_and_name_the_keys(
     result = deploy(run_task)
     assert result.code == 0, result.err
     assert "prometheus.prometheusSpec.retention" in result.out
-    assert len(fake_helm.upgrades()) == 2
-    last = yaml.safe_load(fake_helm.upgrades()[-1]["values_text"])
+    assert len(stack_upgrades(fake_helm)) == 2
+    last = yaml.safe_load(stack_upgrades(fake_helm)[-1]["values_text"])
     assert last["prometheus"]["prometheusSpec"]["retention"] == "30d"
-    assert kube.mutating_requests() == []  # objects were already right
+    # The objects were already right; only the storage rule's text names the retention.
+    (rule,) = kube.mutating_requests()
+    assert (rule.method, rule.path.rsplit("/", 1)[-1]) == ("PUT", "jhub-alerts")
 
 
 def test_a_new_password_updates_the_secret_without_an_upgrade(
@@ -136,7 +144,7 @@ def test_a_new_password_updates_the_secret_without_an_upgrade(
     grafana = kube.get("secrets", "grafana-admin", "prometheus")
     assert grafana is not None
     assert decoded(grafana)["admin-password"] == "a-brand-new-password-0123"
-    assert len(fake_helm.upgrades()) == 1
+    assert len(stack_upgrades(fake_helm)) == 1
     assert "a-brand-new-password-0123" not in result.out
 
 
@@ -147,7 +155,7 @@ def test_load_balancer_exposure_warns(
     result = deploy(run_task)
     assert result.code == 0, result.err
     assert "warning" in result.err and "public" in result.err
-    values = yaml.safe_load(fake_helm.upgrades()[0]["values_text"])
+    values = yaml.safe_load(stack_upgrades(fake_helm)[0]["values_text"])
     assert values["grafana"]["service"]["type"] == "LoadBalancer"
 
 

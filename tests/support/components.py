@@ -50,6 +50,8 @@ if TYPE_CHECKING:
     import docker
 
 __all__ = [
+    "AlertmanagerServer",
+    "BlackboxServer",
     "DnsEndpoint",
     "DnsServer",
     "HttpResponse",
@@ -65,6 +67,8 @@ __all__ = [
     "free_port",
     "in_ci",
     "require",
+    "start_alertmanager",
+    "start_blackbox",
     "start_registry",
     "which_or_require",
 ]
@@ -80,6 +84,9 @@ HINTS: dict[str, str] = {
     "jupyterhub-nativeauthenticator": "pip install -e '.[test]'",
     "configurable-http-proxy": "npm install -g configurable-http-proxy",
     "dnslib": "pip install -e '.[test]'",
+    "prometheus-alertmanager": "apt-get install prometheus-alertmanager",
+    "amtool": "apt-get install prometheus-alertmanager (it ships amtool)",
+    "prometheus-blackbox-exporter": "apt-get install prometheus-blackbox-exporter",
 }
 
 
@@ -356,6 +363,92 @@ def prometheus_factory(
     factory = PrometheusFactory(prometheus_bin, tmp_path, promtool=promtool_bin)
     yield factory
     factory.close()
+
+
+# ---------------------------------------------------------------------------------------
+# Alertmanager and the blackbox exporter (Debian's packages)
+
+
+@pytest.fixture(scope="session")
+def alertmanager_bin() -> str:
+    return which_or_require(
+        "prometheus-alertmanager", HINTS["prometheus-alertmanager"], env_var="JHUB_ALERTMANAGER"
+    )
+
+
+@pytest.fixture(scope="session")
+def amtool_bin() -> str:
+    return which_or_require("amtool", HINTS["amtool"], env_var="JHUB_AMTOOL")
+
+
+@pytest.fixture(scope="session")
+def blackbox_bin() -> str:
+    return which_or_require(
+        "prometheus-blackbox-exporter",
+        HINTS["prometheus-blackbox-exporter"],
+        env_var="JHUB_BLACKBOX_EXPORTER",
+    )
+
+
+@dataclass
+class AlertmanagerServer:
+    url: str  # http://127.0.0.1:PORT
+    config_path: Path
+    process: ManagedProcess
+
+
+def start_alertmanager(binary: str, workdir: Path, config: str) -> AlertmanagerServer:
+    """Alertmanager on loopback with ``config`` (YAML text); clustering off.
+
+    ``--cluster.listen-address=`` (empty) disables the gossip listener, which would
+    otherwise bind port 9094 on every interface.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    config_path = workdir / "alertmanager.yml"
+    config_path.write_text(config)
+    address = f"{LOOPBACK}:{free_port()}"
+    process = ManagedProcess(
+        "alertmanager",
+        [
+            binary,
+            f"--config.file={config_path}",
+            f"--storage.path={workdir / 'data'}",
+            f"--web.listen-address={address}",
+            "--cluster.listen-address=",
+        ],
+        log_path=workdir / "alertmanager.log",
+        cwd=workdir,
+    )
+    process.start()
+    url = f"http://{address}"
+    process.wait_for_http(f"{url}/-/ready", timeout=60)
+    return AlertmanagerServer(url, config_path, process)
+
+
+@dataclass
+class BlackboxServer:
+    url: str  # http://127.0.0.1:PORT
+    address: str
+    config_path: Path
+    process: ManagedProcess
+
+
+def start_blackbox(binary: str, workdir: Path, config: str) -> BlackboxServer:
+    """The blackbox exporter on loopback with ``config`` (blackbox.yml text)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config_path = workdir / "blackbox.yml"
+    config_path.write_text(config)
+    address = f"{LOOPBACK}:{free_port()}"
+    process = ManagedProcess(
+        "blackbox-exporter",
+        [binary, f"--config.file={config_path}", f"--web.listen-address={address}"],
+        log_path=workdir / "blackbox.log",
+        cwd=workdir,
+    )
+    process.start()
+    url = f"http://{address}"
+    process.wait_for_http(f"{url}/-/healthy", timeout=60)
+    return BlackboxServer(url, address, config_path, process)
 
 
 # ---------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import yaml
 from tests.conftest import TaskRun
 from tests.hub.conftest import running_hub, use_kubeconfig
 from tests.support.fake_helm import FakeHelm
+from tests.support.fakecloud import FakeCloud
 from tests.support.fakekube import FakeKube
 
 ENV = "whole"
@@ -35,6 +36,8 @@ def whole(config_dir: Path, run_task: Callable[..., TaskRun], kube: FakeKube) ->
     secrets_path.write_text(yaml.safe_dump(secrets))
     use_kubeconfig(kube, config_dir, ENV)
     running_hub(kube, address="203.0.113.7")
+    # monitoring.deploy applies its alert rules once the release brought the CRD.
+    kube.add_resource("monitoring.coreos.com/v1/prometheusrules", kind="PrometheusRule")
     return config_dir
 
 
@@ -50,7 +53,8 @@ def test_stages_run_in_order_and_every_release_is_installed(
     stages = ["Stage 1: cluster", "Stage 2: cluster access", "Stage 3: releases"]
     positions = [result.out.index(stage) for stage in stages]
     assert positions == sorted(positions)
-    assert upgraded(fake_helm) == ["gpu-operator", "jhub", "prometheus"]
+    # blackbox: the probe release monitoring.deploy installs after its stack.
+    assert upgraded(fake_helm) == ["blackbox", "gpu-operator", "jhub", "prometheus"]
 
 
 def test_releases_overlap_in_time(
@@ -58,7 +62,12 @@ def test_releases_overlap_in_time(
 ) -> None:
     fake_helm.slow("upgrade", 1.5)
     assert run_task("deploy", "--env", ENV, "--no-health").code == 0
-    spans = [(t["started"], t["ended"]) for t in fake_helm.timings() if t["argv"][0] == "upgrade"]
+    # The blackbox release follows the stack inside the monitoring job, so it is left out.
+    spans = [
+        (t["started"], t["ended"])
+        for t in fake_helm.timings()
+        if t["argv"][0] == "upgrade" and t["argv"][2] != "blackbox"
+    ]
     assert len(spans) == 3
     # Every install began before any of them ended: they ran side by side, not in turn.
     assert max(start for start, _ in spans) < min(end for _, end in spans)
@@ -110,3 +119,27 @@ def test_destroy_needs_yes_and_lists_what_goes(
     result = run_task("destroy", "--env", ENV, "--yes")
     assert result.code == 0, result.err
     assert fake_helm.releases() == {}
+
+
+@pytest.mark.usefixtures("fake_helm")
+def test_deploy_makes_the_dns_record_before_the_releases(
+    whole: Path,
+    run_task: Callable[..., TaskRun],
+    fake_cloud: FakeCloud,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # hub.dns.manage: the A record comes before the hub release (Let's Encrypt needs it).
+    fake_cloud.clouds_yaml(tmp_path, monkeypatch)
+    fake_cloud.add_zone("example.org.")
+    fake_cloud.add_floating_ip("203.0.113.7")
+    config = yaml.safe_load((whole / f"{ENV}.yaml").read_text())
+    config["cloud"] = "fake"
+    config["hub"]["floating_ip"] = "203.0.113.7"
+    config["hub"]["dns"] = {"manage": True}
+    (whole / f"{ENV}.yaml").write_text(yaml.safe_dump(config))
+    result = run_task("deploy", "--env", ENV, "--no-health")
+    assert result.code == 0, result.err + result.out
+    assert result.out.index("Stage 2b: DNS record") < result.out.index("Stage 3: releases")
+    (record,) = [r for r in fake_cloud.recordsets.values() if r["type"] == "A"]
+    assert (record["name"], record["records"]) == ("jupyter.example.org.", ["203.0.113.7"])

@@ -1,0 +1,951 @@
+"""Container infrastructure (Magnum v1): cluster templates, clusters, node groups, certificates.
+
+Fidelity notes (checked against the upstream sources, July 2026) that application code must
+respect because the real service behaves the same way:
+
+* Magnum without an ``OpenStack-API-Version`` header serves microversion **1.1**; node groups
+  need 1.9 and resize 1.7, otherwise **406**. ``magnumclient.client.Client("1", session=s)``
+  sends no header (its ``api_version`` defaults to ``None``), so pass ``api_version="latest"``
+  (what the ``openstack coe`` CLI does); :attr:`Magnum.magnum` does.
+* Magnum list responses are summaries: ``GET /clusters`` has no ``status_reason``,
+  ``api_address``, ``master_addresses``…; ``GET /clusters/{id}/nodegroups`` has no
+  ``min_node_count``/``max_node_count``/``labels``. GET the single object for those.
+* Magnum accepts a name wherever an id goes, so openstacksdk's ``find_cluster("name")``
+  succeeds on ``GET /clusters/name`` and the returned resource keeps ``.id == "name"``; use
+  ``.uuid`` for the real id.
+* ``POST /clusters`` answers 202 with only ``{"uuid": …}``; names are not unique (a retried
+  create makes a second cluster, and a GET by that name then answers 409).
+* ``PATCH /clusters/{id}`` accepts only ``node_count``/``health_status*`` (else 400), and,
+  like Magnum's asynchronous conductor, silently ignores the change unless the cluster is in
+  a ``*_COMPLETE`` state. Node-group PATCH accepts ``min_node_count``, ``max_node_count``,
+  ``node_labels``, ``node_taints`` only; creating a node group needs the cluster's
+  ``api_address`` (409 before CREATE_COMPLETE) and validates min <= node_count <= max.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import itertools
+import uuid
+from typing import Any, ClassVar
+
+import jsonpatch
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from tests.support.fakecloud.core import (
+    PROJECT_ID,
+    REGION,
+    SEG,
+    USER_ID,
+    ApiError,
+    Endpoint,
+    Reply,
+    Req,
+    Route,
+    route,
+)
+from tests.support.fakecloud.core import new_id as _new_id
+from tests.support.fakecloud.neutron import Neutron
+from tests.support.fakecloud.nova import Nova
+
+MAGNUM = "https://magnum.fake.test"
+MAGNUM_MIN, MAGNUM_MAX = (1, 1), (1, 14)
+
+
+class Magnum(Neutron, Nova):
+    """Magnum: clusters and node groups settle like the conductor's, servers appear in Nova."""
+
+    ENDPOINT = Endpoint(
+        name="magnum",
+        catalog_type="container-infra",
+        host="magnum.fake.test",
+        path="/v1",
+        prefixes=("/v1",),
+    )
+    STORES: ClassVar[tuple[str, ...]] = ("templates", "clusters", "nodegroups")
+    FAILURE_KINDS: ClassVar[tuple[str, ...]] = (
+        "cluster",
+        "cluster_update",
+        "cluster_delete",
+        "nodegroup",
+    )
+
+    def setup(self) -> None:
+        self.templates: dict[str, dict[str, Any]] = {}
+        self.clusters: dict[str, dict[str, Any]] = {}
+        self.nodegroups: dict[str, dict[str, Any]] = {}
+        self._cas: dict[str, tuple[ec.EllipticCurvePrivateKey, x509.Certificate]] = {}
+        self._ng_ids = itertools.count(1)
+        self._magnum: Any = None
+
+    def routes(self) -> list[Route]:
+        seg = SEG
+        r = route
+        return [
+            r("GET", r"/clustertemplates(?:/detail)?", self._ct_list),
+            r("POST", r"/clustertemplates", self._ct_create),
+            r("GET", rf"/clustertemplates/{seg}", self._ct_get),
+            r("PATCH", rf"/clustertemplates/{seg}", self._ct_patch),
+            r("DELETE", rf"/clustertemplates/{seg}", self._ct_delete),
+            r("GET", r"/clusters", self._cl_list),
+            r("GET", r"/clusters/detail", self._cl_list_detail),
+            r("POST", r"/clusters", self._cl_create),
+            r("GET", rf"/clusters/{seg}", self._cl_get),
+            r("PATCH", rf"/clusters/{seg}", self._cl_patch),
+            r("DELETE", rf"/clusters/{seg}", self._cl_delete),
+            r("POST", rf"/clusters/{seg}/actions/resize", self._cl_resize),
+            r("GET", rf"/clusters/{seg}/nodegroups", self._ng_list),
+            r("POST", rf"/clusters/{seg}/nodegroups", self._ng_create),
+            r("GET", rf"/clusters/{seg}/nodegroups/{seg}", self._ng_get),
+            r("PATCH", rf"/clusters/{seg}/nodegroups/{seg}", self._ng_patch),
+            r("DELETE", rf"/clusters/{seg}/nodegroups/{seg}", self._ng_delete),
+            r("GET", rf"/certificates/{seg}", self._cert_get),
+            r("POST", r"/certificates", self._cert_sign),
+        ]
+
+    def negotiate(self, req: Req) -> dict[str, str]:
+        version = self._magnum_version(req)
+        req.headers["_version"] = f"{version[0]}.{version[1]}"
+        return {
+            "OpenStack-API-Version": f"container-infra {version[0]}.{version[1]}",
+            "OpenStack-API-Minimum-Version": "container-infra 1.1",
+            "OpenStack-API-Maximum-Version": "container-infra 1.14",
+        }
+
+    def error_body(self, e: ApiError) -> Any:
+        return {
+            "errors": [
+                {
+                    "request_id": f"req-{uuid.uuid4()}",
+                    "code": "client" if e.status < 500 else "server",
+                    "status": e.status,
+                    "title": e.message,
+                    "detail": e.message,
+                    "links": [],
+                }
+            ]
+        }
+
+    def version_document(self, endpoint: Endpoint) -> Any:
+        return {
+            "id": "v1",
+            "status": "CURRENT",
+            "min_version": "1.1",
+            "max_version": "1.14",
+            "links": [{"rel": "self", "href": f"{MAGNUM}/v1/"}],
+        }
+
+    def root_document(self, endpoint: Endpoint) -> Any:
+        return {
+            "versions": [Magnum.version_document(self, endpoint)],
+            "name": "OpenStack Magnum API",
+        }
+
+    @property
+    def magnum(self) -> Any:
+        """A real magnumclient v1 ``Client`` on :attr:`conn`'s session, ``api_version=latest``."""
+        if self._magnum is None:
+            from magnumclient import client as magnum_client
+
+            self._magnum = magnum_client.Client(
+                "1", session=self.conn.session, api_version="latest", region_name=REGION
+            )
+        return self._magnum
+
+    def _magnum_version(self, req: Req) -> tuple[int, int]:
+        header = req.headers.get("OpenStack-API-Version")
+        if not header:
+            return MAGNUM_MIN
+        try:
+            service, value = header.split()
+        except ValueError as e:
+            raise ApiError(406, "Invalid service type for OpenStack-API-Version header") from e
+        if service not in {
+            "container-infra",
+            "container-infrastructure",
+            "container-infrastructure-management",
+        }:
+            raise ApiError(406, "Invalid service type for OpenStack-API-Version header")
+        if value.lower() == "latest":
+            return MAGNUM_MAX
+        try:
+            major, minor = (int(x) for x in value.split("."))
+        except ValueError as e:
+            raise ApiError(406, "Invalid value for OpenStack-API-Version header") from e
+        if not MAGNUM_MIN <= (major, minor) <= MAGNUM_MAX:
+            raise ApiError(
+                406,
+                f"Version {value} was requested but the minor version is not "
+                "supported by this service. The supported version range is: "
+                "[1.1, 1.14].",
+            )
+        return major, minor
+
+    @staticmethod
+    def _ver(req: Req) -> tuple[int, int]:
+        major, minor = (int(x) for x in req.headers["_version"].split("."))
+        return major, minor
+
+    def _require(self, req: Req, minimum: tuple[int, int], api: str) -> None:
+        major, minor = self._ver(req)
+        if (major, minor) < minimum:
+            raise ApiError(
+                406,
+                f"Version {major}.{minor} was requested but the requested API "
+                f"{api} is not supported for this version.",
+            )
+
+    @staticmethod
+    def _links(kind: str, ident: str) -> list[dict[str, str]]:
+        return [
+            {"href": f"{MAGNUM}/v1/{kind}/{ident}", "rel": "self"},
+            {"href": f"{MAGNUM}/{kind}/{ident}", "rel": "bookmark"},
+        ]
+
+    def _flavor_exists(self, ident: str | None) -> bool:
+        return ident is None or any(
+            f["id"] == ident or f["name"] == ident for f in self.flavors.values()
+        )
+
+    def _network_exists(self, ident: str | None) -> bool:
+        return ident is None or any(
+            n["id"] == ident or n["name"] == ident for n in self.networks.values()
+        )
+
+    # -- cluster templates
+    _CT_DEFAULTS: ClassVar[dict[str, Any]] = {
+        "image_id": None,
+        "flavor_id": None,
+        "master_flavor_id": None,
+        "keypair_id": None,
+        "external_network_id": None,
+        "fixed_network": None,
+        "fixed_subnet": None,
+        "dns_nameserver": None,
+        "network_driver": "calico",
+        "volume_driver": "cinder",
+        "docker_volume_size": None,
+        "docker_storage_driver": None,
+        "apiserver_port": None,
+        "http_proxy": None,
+        "https_proxy": None,
+        "no_proxy": None,
+        "labels": {},
+        "server_type": "vm",
+        "insecure_registry": None,
+        "public": False,
+        "hidden": False,
+        "registry_enabled": False,
+        "tls_disabled": False,
+        "master_lb_enabled": False,
+        "floating_ip_enabled": True,
+        "tags": None,
+        "driver": None,
+        "cluster_distro": "ubuntu",
+    }
+
+    def add_template(self, name: str, **fields: Any) -> dict[str, Any]:
+        """Seed a cluster template (no request logged); returns the stored dict."""
+        ident = fields.pop("uuid", None) or _new_id()
+        template = {
+            **copy.deepcopy(self._CT_DEFAULTS),
+            "coe": "kubernetes",
+            "image_id": "ubuntu-2204-kube-v1.31.4",
+            "flavor_id": "m1.medium",
+            "master_flavor_id": "m1.medium",
+            "external_network_id": "public",
+            "driver": "k8s_capi_helm_v1",
+            **fields,
+            "uuid": ident,
+            "name": name,
+            "project_id": PROJECT_ID,
+            "user_id": USER_ID,
+            "created_at": self._ts(),
+            "updated_at": None,
+            "links": self._links("clustertemplates", ident),
+        }
+        self.templates[ident] = template
+        return template
+
+    def _ct_list(self, req: Req) -> Reply:
+        return Reply(200, {"clustertemplates": copy.deepcopy(list(self.templates.values()))})
+
+    def _ct_get(self, req: Req, ident: str) -> Reply:
+        return Reply(200, copy.deepcopy(self._by_ident(self.templates, ident, "clustertemplate")))
+
+    def _ct_create(self, req: Req) -> Reply:
+        body = req.body if isinstance(req.body, dict) else {}
+        for mandatory in ("coe", "image_id"):
+            if not body.get(mandatory):
+                raise ApiError(
+                    400,
+                    f"Invalid input for field/attribute {mandatory}. "
+                    "Value: None. Mandatory field missing.",
+                )
+        for key in ("flavor_id", "master_flavor_id"):
+            if not self._flavor_exists(body.get(key)):
+                raise ApiError(400, f"Unable to find flavor {body[key]}.")
+        if not self._network_exists(body.get("external_network_id")):
+            raise ApiError(400, f"Unable to find network {body['external_network_id']}.")
+        name = body.pop("name", None) or f"template-{uuid.uuid4().hex[:8]}"
+        known = {*self._CT_DEFAULTS, "coe"}
+        template = self.add_template(name, **{k: v for k, v in body.items() if k in known})
+        return Reply(201, copy.deepcopy(template))
+
+    def _ct_patch(self, req: Req, ident: str) -> Reply:
+        template = self._by_ident(self.templates, ident, "clustertemplate")
+        patched = self._json_patch(
+            template,
+            req.body,
+            internal={
+                "/uuid",
+                "/id",
+                "/links",
+                "/created_at",
+                "/updated_at",
+                "/project_id",
+                "/user_id",
+            },
+        )
+        for key in ("flavor_id", "master_flavor_id"):
+            if not self._flavor_exists(patched.get(key)):
+                raise ApiError(400, f"Unable to find flavor {patched[key]}.")
+        template.clear()
+        template.update(patched, updated_at=self._ts())
+        return Reply(200, copy.deepcopy(template))
+
+    def _ct_delete(self, req: Req, ident: str) -> Reply:
+        template = self._by_ident(self.templates, ident, "clustertemplate")
+        if any(c["cluster_template_id"] == template["uuid"] for c in self.clusters.values()):
+            raise ApiError(
+                400,
+                f"ClusterTemplate {template['uuid']} is referenced by one or multiple clusters.",
+            )
+        del self.templates[template["uuid"]]
+        return Reply(204)
+
+    @staticmethod
+    def _json_patch(
+        obj: dict[str, Any], patch: Any, internal: set[str], allowed: set[str] | None = None
+    ) -> dict[str, Any]:
+        if not isinstance(patch, list):
+            raise ApiError(400, "Invalid input: a JSON patch (list of operations) is required")
+        for op in patch:
+            path = op.get("path", "") if isinstance(op, dict) else ""
+            top = "/" + path.lstrip("/").split("/")[0]
+            if top in internal or (allowed is not None and top not in allowed):
+                raise ApiError(400, f"'{path}' is an internal attribute and can not be updated")
+        try:
+            result: dict[str, Any] = jsonpatch.apply_patch(copy.deepcopy(obj), patch)
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as e:
+            raise ApiError(400, f"Couldn't apply patch '{patch}'. Reason: {e}") from e
+        return result
+
+    # -- clusters
+    _CLUSTER_SUMMARY = (
+        "uuid",
+        "name",
+        "cluster_template_id",
+        "keypair",
+        "docker_volume_size",
+        "labels",
+        "node_count",
+        "status",
+        "master_flavor_id",
+        "flavor_id",
+        "create_timeout",
+        "master_count",
+        "health_status",
+        "links",
+    )
+
+    def _cluster_view(self, cluster: dict[str, Any], summary: bool = False) -> dict[str, Any]:
+        groups = [ng for ng in self.nodegroups.values() if ng["cluster_id"] == cluster["uuid"]]
+        view = copy.deepcopy(cluster)
+        if groups:
+            workers = [ng for ng in groups if ng["role"] != "master"]
+            masters = [ng for ng in groups if ng["role"] == "master"]
+            view["node_count"] = sum(ng["node_count"] for ng in workers)
+            view["master_count"] = sum(ng["node_count"] for ng in masters)
+            view["node_addresses"] = [a for ng in workers for a in ng["node_addresses"]]
+            view["master_addresses"] = [a for ng in masters for a in ng["node_addresses"]]
+        if summary:
+            view = {k: view.get(k) for k in self._CLUSTER_SUMMARY}
+        return view
+
+    def _cluster(self, ident: str) -> dict[str, Any]:
+        return self._by_ident(self.clusters, ident, "cluster")
+
+    def _cl_list(self, req: Req) -> Reply:
+        for cluster in list(self.clusters.values()):
+            self._poll(("cluster", cluster["uuid"]))
+        return Reply(
+            200, {"clusters": [self._cluster_view(c, summary=True) for c in self.clusters.values()]}
+        )
+
+    def _cl_list_detail(self, req: Req) -> Reply:
+        for cluster in list(self.clusters.values()):
+            self._poll(("cluster", cluster["uuid"]))
+        return Reply(200, {"clusters": [self._cluster_view(c) for c in self.clusters.values()]})
+
+    def _cl_get(self, req: Req, ident: str) -> Reply:
+        cluster = self._cluster(ident)
+        self._poll(("cluster", cluster["uuid"]))
+        if cluster["uuid"] not in self.clusters:  # the poll completed a deletion
+            raise ApiError(404, f"Cluster {ident} could not be found.")
+        return Reply(200, self._cluster_view(cluster))
+
+    def add_cluster(
+        self,
+        name: str,
+        template: str | None = None,
+        *,
+        status: str = "CREATE_COMPLETE",
+        node_count: int = 1,
+        master_count: int = 1,
+        labels: dict[str, Any] | None = None,
+        status_reason: str | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """Seed a cluster (no request logged) with its default node groups; returns it.
+
+        ``template``: name or uuid (default: the first template, created if none). ``status``:
+        ``CREATE_COMPLETE`` (api_address, nodes and Nova servers exist), ``CREATE_IN_PROGRESS``
+        (settles like a created one) or any other status, stored as is. ``labels`` default to
+        the template's. ``fields``: other create fields (``flavor_id``, ``master_flavor_id``,
+        ``keypair``, ``master_lb_enabled``, ``floating_ip_enabled``, ``fixed_network``…).
+        """
+        if template is None:
+            tmpl = next(iter(self.templates.values()), None) or self.add_template("k8s-template")
+        else:
+            tmpl = self._by_ident(self.templates, template, "clustertemplate")
+        cluster = self._new_cluster(
+            {
+                "name": name,
+                "cluster_template_id": tmpl["uuid"],
+                "node_count": node_count,
+                "master_count": master_count,
+                "labels": labels,
+                **fields,
+            },
+            tmpl,
+        )
+        if status == "CREATE_COMPLETE":
+            self._complete_cluster(cluster["uuid"], None)
+        elif status == "CREATE_IN_PROGRESS":
+            self._schedule(
+                ("cluster", cluster["uuid"]), lambda: self._complete_cluster(cluster["uuid"], None)
+            )
+        else:
+            cluster.update(status=status, status_reason=status_reason)
+            for ng in self._groups(cluster["uuid"]):
+                ng.update(status=status, status_reason=status_reason)
+        if status_reason is not None:
+            cluster["status_reason"] = status_reason
+        return cluster
+
+    def _new_cluster(self, body: dict[str, Any], tmpl: dict[str, Any]) -> dict[str, Any]:
+        ident = _new_id()
+        labels = body.get("labels")
+        if labels is None:
+            labels = copy.deepcopy(tmpl["labels"])
+        elif body.get("merge_labels"):
+            labels = {**tmpl["labels"], **labels}
+        stack = _new_id()
+        cluster = {
+            "uuid": ident,
+            "name": body.get("name") or f"cluster-{uuid.uuid4().hex[:8]}",
+            "cluster_template_id": tmpl["uuid"],
+            "keypair": body.get("keypair", tmpl["keypair_id"]),
+            "node_count": body.get("node_count", 1),
+            "master_count": body.get("master_count", 1),
+            "docker_volume_size": body.get("docker_volume_size", tmpl["docker_volume_size"]),
+            "labels": labels,
+            "labels_overridden": {},
+            "labels_added": {},
+            "labels_skipped": {},
+            "master_flavor_id": body.get("master_flavor_id") or tmpl["master_flavor_id"],
+            "flavor_id": body.get("flavor_id") or tmpl["flavor_id"],
+            "create_timeout": body.get("create_timeout", 60),
+            "links": self._links("clusters", ident),
+            "stack_id": stack,
+            "cluster_id": stack,
+            "status": "CREATE_IN_PROGRESS",
+            "status_reason": None,
+            "health_status": None,
+            "health_status_reason": {},
+            "discovery_url": None,
+            "api_address": None,
+            "coe_version": None,
+            "container_version": None,
+            "project_id": PROJECT_ID,
+            "user_id": USER_ID,
+            "node_addresses": [],
+            "master_addresses": [],
+            "faults": {},
+            "fixed_network": body.get("fixed_network", tmpl["fixed_network"]),
+            "fixed_subnet": body.get("fixed_subnet", tmpl["fixed_subnet"]),
+            "floating_ip_enabled": body.get("floating_ip_enabled", tmpl["floating_ip_enabled"]),
+            "master_lb_enabled": body.get("master_lb_enabled", tmpl["master_lb_enabled"]),
+            "merge_labels": bool(body.get("merge_labels", False)),
+            "created_at": self._ts(),
+            "updated_at": None,
+        }
+        self.clusters[ident] = cluster
+        for role, ng_name, count, flavor in (
+            ("master", "default-master", cluster["master_count"], cluster["master_flavor_id"]),
+            ("worker", "default-worker", cluster["node_count"], cluster["flavor_id"]),
+        ):
+            self._new_nodegroup(
+                cluster,
+                {
+                    "name": ng_name,
+                    "role": role,
+                    "node_count": count,
+                    "flavor_id": flavor,
+                    "min_node_count": int(labels.get("min_node_count", 0))
+                    if role == "worker"
+                    else 0,
+                    "max_node_count": int(labels["max_node_count"])
+                    if role == "worker" and labels.get("max_node_count") is not None
+                    else None,
+                },
+                is_default=True,
+            )
+        return cluster
+
+    def _groups(self, cluster_uuid: str) -> list[dict[str, Any]]:
+        return [ng for ng in self.nodegroups.values() if ng["cluster_id"] == cluster_uuid]
+
+    def _complete_cluster(self, ident: str, reason: str | None) -> None:
+        cluster = self.clusters.get(ident)
+        if cluster is None:
+            return
+        cluster["updated_at"] = self._ts()
+        if reason is not None:
+            cluster.update(
+                status="CREATE_FAILED", status_reason=reason, faults={"default-master": reason}
+            )
+            for ng in self._groups(ident):
+                ng.update(status="CREATE_FAILED", status_reason=reason)
+            return
+        cluster.update(
+            status="CREATE_COMPLETE",
+            status_reason="Stack CREATE completed successfully",
+            health_status="HEALTHY",
+            api_address=f"https://{self._next_public_ip()}:6443",
+            coe_version=str(cluster["labels"].get("kube_tag", "v1.31.4")),
+            container_version="1.7.22",
+            discovery_url=None,
+        )
+        for ng in self._groups(ident):
+            ng.update(status="CREATE_COMPLETE", status_reason="Stack CREATE completed successfully")
+            self._sync_servers(cluster, ng)
+
+    def _sync_servers(self, cluster: dict[str, Any], ng: dict[str, Any]) -> None:
+        prefix = f"{cluster['name']}-{cluster['uuid'][:6]}-{ng['name']}-"
+        mine = sorted(
+            (s for s in self.servers.values() if s["name"].startswith(prefix)),
+            key=lambda s: s["name"],
+        )
+        while len(mine) > ng["node_count"]:
+            gone = mine.pop()
+            del self.servers[gone["id"]]
+        index = len(mine)
+        while len(mine) < ng["node_count"]:
+            while any(s["name"] == f"{prefix}{index}" for s in mine):
+                index += 1
+            mine.append(
+                self.add_server(
+                    f"{prefix}{index}",
+                    flavor=ng["flavor_id"],
+                    metadata={"magnum_cluster": cluster["uuid"], "magnum_nodegroup": ng["name"]},
+                )
+            )
+        ng["node_addresses"] = [s["addresses"]["private"][0]["addr"] for s in mine]
+
+    def _cl_create(self, req: Req) -> Reply:
+        body = req.body if isinstance(req.body, dict) else {}
+        if not body.get("cluster_template_id"):
+            raise ApiError(
+                400,
+                "Invalid input for field/attribute cluster_template_id. "
+                "Value: None. Mandatory field missing.",
+            )
+        tmpl = self._by_ident(self.templates, body["cluster_template_id"], "clustertemplate")
+        for key in ("flavor_id", "master_flavor_id"):
+            if not self._flavor_exists(body.get(key)):
+                raise ApiError(400, f"Unable to find flavor {body[key]}.")
+        if body.get("node_count", 1) < 0 or body.get("master_count", 1) < 1:
+            raise ApiError(400, "Invalid node_count/master_count")
+        cluster = self._new_cluster(body, tmpl)
+        reason = self._take_failure("cluster", cluster["name"])
+        self._schedule(
+            ("cluster", cluster["uuid"]), lambda: self._complete_cluster(cluster["uuid"], reason)
+        )
+        return Reply(202, {"uuid": cluster["uuid"]})
+
+    def _cl_patch(self, req: Req, ident: str) -> Reply:
+        cluster = self._cluster(ident)
+        view = self._cluster_view(cluster)
+        patched = self._json_patch(
+            view,
+            req.body,
+            internal=set(),
+            allowed={"/node_count", "/health_status", "/health_status_reason"},
+        )
+        if self._ver(req) < (1, 10) and patched["node_count"] == 0:
+            raise ApiError(400, "Resizing a cluster to zero nodes is not supported.")
+        if patched["node_count"] != view["node_count"]:
+            self._update_worker_count(cluster, None, patched["node_count"])
+        cluster["health_status"] = patched.get("health_status")
+        return Reply(202, {"uuid": cluster["uuid"]})
+
+    _UPDATABLE = (
+        "CREATE_COMPLETE",
+        "UPDATE_COMPLETE",
+        "RESUME_COMPLETE",
+        "RESTORE_COMPLETE",
+        "ROLLBACK_COMPLETE",
+        "SNAPSHOT_COMPLETE",
+        "CHECK_COMPLETE",
+        "ADOPT_COMPLETE",
+    )
+
+    def _update_worker_count(
+        self, cluster: dict[str, Any], nodegroup: str | None, count: int
+    ) -> None:
+        if cluster["status"] not in self._UPDATABLE:
+            return  # Magnum's conductor refuses asynchronously: the API said 202, nothing moves
+        groups = self._groups(cluster["uuid"])
+        if nodegroup is None:
+            target = next(ng for ng in groups if ng["is_default"] and ng["role"] != "master")
+        else:
+            target = self._by_ident({ng["uuid"]: ng for ng in groups}, nodegroup, "nodegroup")
+        too_many = target["max_node_count"] is not None and count > target["max_node_count"]
+        if too_many or count < target["min_node_count"]:
+            raise ApiError(
+                400,
+                f"Resizing {target['name']} outside the allowed range: "
+                f"min_node_count = {target['min_node_count']}, "
+                f"max_node_count = {target['max_node_count']}",
+            )
+        cluster["status"] = "UPDATE_IN_PROGRESS"
+        target["status"] = "UPDATE_IN_PROGRESS"
+        reason = self._take_failure("cluster_update", cluster["name"])
+
+        def done() -> None:
+            if reason is not None:
+                cluster.update(status="UPDATE_FAILED", status_reason=reason)
+                target.update(status="UPDATE_FAILED", status_reason=reason)
+                return
+            target["node_count"] = count
+            self._sync_servers(cluster, target)
+            cluster.update(
+                status="UPDATE_COMPLETE", status_reason="Stack UPDATE completed successfully"
+            )
+            target.update(status="UPDATE_COMPLETE", status_reason=None)
+
+        self._schedule(("cluster", cluster["uuid"]), done)
+
+    def _cl_resize(self, req: Req, ident: str) -> Reply:
+        self._require(req, (1, 7), "post")
+        cluster = self._cluster(ident)
+        body = req.body if isinstance(req.body, dict) else {}
+        if "node_count" not in body:
+            raise ApiError(400, "Mandatory field missing: node_count")
+        self._update_worker_count(cluster, body.get("nodegroup"), int(body["node_count"]))
+        return Reply(202, {"uuid": cluster["uuid"]})
+
+    def _cl_delete(self, req: Req, ident: str) -> Reply:
+        cluster = self._cluster(ident)
+        cluster["status"] = "DELETE_IN_PROGRESS"
+        reason = self._take_failure("cluster_delete", cluster["name"])
+
+        def done() -> None:
+            if reason is not None:
+                cluster.update(status="DELETE_FAILED", status_reason=reason)
+                return
+            for ng in self._groups(cluster["uuid"]):
+                ng["node_count"] = 0
+                self._sync_servers(cluster, ng)
+                del self.nodegroups[ng["uuid"]]
+            self.clusters.pop(cluster["uuid"], None)
+            self._cas.pop(cluster["uuid"], None)
+
+        self._schedule(("cluster", cluster["uuid"]), done)
+        return Reply(204)
+
+    # -- node groups
+    _NG_SUMMARY = (
+        "uuid",
+        "name",
+        "flavor_id",
+        "node_count",
+        "role",
+        "is_default",
+        "image_id",
+        "status",
+        "stack_id",
+    )
+
+    def _new_nodegroup(
+        self, cluster: dict[str, Any], body: dict[str, Any], is_default: bool = False
+    ) -> dict[str, Any]:
+        tmpl = self.templates.get(cluster["cluster_template_id"], {})
+        labels = body.get("labels")
+        if labels is None:
+            labels = copy.deepcopy(cluster["labels"])
+        elif body.get("merge_labels"):
+            labels = {**cluster["labels"], **labels}
+        ident = _new_id()
+        ng = {
+            "id": next(self._ng_ids),
+            "uuid": ident,
+            "name": body["name"],
+            "cluster_id": cluster["uuid"],
+            "project_id": PROJECT_ID,
+            "docker_volume_size": body.get("docker_volume_size"),
+            "labels": labels,
+            "labels_overridden": {},
+            "labels_added": {},
+            "labels_skipped": {},
+            "links": [
+                {
+                    "href": f"{MAGNUM}/v1/clusters/{cluster['uuid']}/nodegroups/{ident}",
+                    "rel": "self",
+                }
+            ],
+            "flavor_id": body.get("flavor_id") or cluster["flavor_id"],
+            "image_id": body.get("image_id") or tmpl.get("image_id"),
+            "node_addresses": [],
+            "node_count": body.get("node_count", 1),
+            "role": body.get("role", "worker"),
+            "min_node_count": body.get("min_node_count", 0),
+            "max_node_count": body.get("max_node_count"),
+            "is_default": is_default,
+            "stack_id": cluster["stack_id"],
+            "status": "CREATE_IN_PROGRESS",
+            "status_reason": None,
+            "version": None,
+            "merge_labels": bool(body.get("merge_labels", False)),
+            "node_labels": body.get("node_labels") or {},
+            "node_taints": body.get("node_taints") or [],
+            "created_at": self._ts(),
+            "updated_at": None,
+        }
+        self.nodegroups[ident] = ng
+        return ng
+
+    @staticmethod
+    def _validate_counts(ng: dict[str, Any]) -> None:
+        lo, hi, n = ng["min_node_count"], ng["max_node_count"], ng["node_count"]
+        if hi is not None and hi < lo:
+            raise ApiError(
+                400,
+                f"Nodegroup {ng['name']} has invalid input for max_node_count:"
+                f" min_node_count ({lo}) should be less or equal to"
+                f" max_node_count ({hi})",
+            )
+        if hi is not None and n > hi:
+            raise ApiError(
+                400,
+                f"Nodegroup {ng['name']} has invalid input for max_node_count:"
+                f" node_count ({n}) should be less or equal to"
+                f" max_node_count ({hi})",
+            )
+        if lo > n:
+            raise ApiError(
+                400,
+                f"Nodegroup {ng['name']} has invalid input for min_node_count:"
+                f" min_node_count ({lo}) should be less or equal to"
+                f" node_count ({n})",
+            )
+
+    def _nodegroup(self, cluster: dict[str, Any], ident: str) -> dict[str, Any]:
+        groups = {ng["uuid"]: ng for ng in self._groups(cluster["uuid"])}
+        for ng in groups.values():
+            if str(ng["id"]) == ident:
+                return ng
+        return self._by_ident(groups, ident, "nodegroup")
+
+    def _ng_list(self, req: Req, cluster_ident: str) -> Reply:
+        self._require(req, (1, 9), "get_all")
+        cluster = self._cluster(cluster_ident)
+        groups = self._groups(cluster["uuid"])
+        for ng in groups:
+            self._poll(("nodegroup", ng["uuid"]))
+        role = req.q("role")
+        groups = [ng for ng in self._groups(cluster["uuid"]) if role is None or ng["role"] == role]
+        return Reply(200, {"nodegroups": [{k: ng[k] for k in self._NG_SUMMARY} for ng in groups]})
+
+    def _ng_get(self, req: Req, cluster_ident: str, ident: str) -> Reply:
+        self._require(req, (1, 9), "get_one")
+        cluster = self._cluster(cluster_ident)
+        ng = self._nodegroup(cluster, ident)
+        self._poll(("nodegroup", ng["uuid"]))
+        if ng["uuid"] not in self.nodegroups:
+            raise ApiError(404, f"Nodegroup {ident} could not be found.")
+        return Reply(200, copy.deepcopy(ng))
+
+    def _ng_create(self, req: Req, cluster_ident: str) -> Reply:
+        self._require(req, (1, 9), "post")
+        cluster = self._cluster(cluster_ident)
+        body = req.body if isinstance(req.body, dict) else {}
+        if not cluster.get("api_address"):
+            raise ApiError(409, "Cluster API address is not available yet")
+        if not body.get("name"):
+            raise ApiError(400, "Invalid input for field/attribute name. Mandatory field missing.")
+        if any(ng["name"] == body["name"] for ng in self._groups(cluster["uuid"])):
+            raise ApiError(
+                409,
+                f"A node group with name {body['name']} already exists in the "
+                f"cluster {cluster['name']}.",
+            )
+        if body.get("role") == "master":
+            raise ApiError(400, "Creating master nodegroups is currently not supported.")
+        if not self._flavor_exists(body.get("flavor_id")):
+            raise ApiError(400, f"Unable to find flavor {body['flavor_id']}.")
+        probe = {
+            "name": body["name"],
+            "node_count": body.get("node_count", 1),
+            "min_node_count": body.get("min_node_count", 0),
+            "max_node_count": body.get("max_node_count"),
+        }
+        self._validate_counts(probe)
+        ng = self._new_nodegroup(cluster, body)
+        reason = self._take_failure("nodegroup", ng["name"])
+
+        def done() -> None:
+            if ng["uuid"] not in self.nodegroups:
+                return
+            if reason is not None:
+                ng.update(status="CREATE_FAILED", status_reason=reason)
+                return
+            ng.update(status="CREATE_COMPLETE", status_reason=None)
+            self._sync_servers(cluster, ng)
+
+        self._schedule(("nodegroup", ng["uuid"]), done)
+        return Reply(202, copy.deepcopy(ng))
+
+    def _ng_patch(self, req: Req, cluster_ident: str, ident: str) -> Reply:
+        self._require(req, (1, 9), "patch")
+        cluster = self._cluster(cluster_ident)
+        ng = self._nodegroup(cluster, ident)
+        allowed = {"/min_node_count", "/max_node_count"}
+        if self._ver(req) >= (1, 14):
+            allowed |= {"/node_labels", "/node_taints"}
+        patched = self._json_patch(ng, req.body, internal=set(), allowed=allowed)
+        self._validate_counts(patched)
+        ng.update(patched, status="UPDATE_IN_PROGRESS", updated_at=self._ts())
+
+        def done() -> None:
+            if ng["uuid"] in self.nodegroups:
+                ng.update(status="UPDATE_COMPLETE", status_reason=None)
+
+        self._schedule(("nodegroup", ng["uuid"]), done)
+        return Reply(202, copy.deepcopy(ng))
+
+    def _ng_delete(self, req: Req, cluster_ident: str, ident: str) -> Reply:
+        self._require(req, (1, 9), "delete")
+        cluster = self._cluster(cluster_ident)
+        ng = self._nodegroup(cluster, ident)
+        if ng["is_default"]:
+            raise ApiError(400, "Deleting a default nodegroup is not supported.")
+        ng["status"] = "DELETE_IN_PROGRESS"
+
+        def done() -> None:
+            ng["node_count"] = 0
+            self._sync_servers(cluster, ng)
+            self.nodegroups.pop(ng["uuid"], None)
+
+        self._schedule(("nodegroup", ng["uuid"]), done)
+        return Reply(204)
+
+    # -- certificates
+    def ca(self, cluster_uuid: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+        """The cluster's CA (generated on first use): private key and certificate."""
+        if cluster_uuid not in self._cas:
+            name = self.clusters[cluster_uuid]["name"]
+            key = ec.generate_private_key(ec.SECP256R1())
+            subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+            now = datetime.datetime.now(tz=datetime.UTC)
+            cert = (
+                x509.CertificateBuilder()
+                .subject_name(subject)
+                .issuer_name(subject)
+                .public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(minutes=5))
+                .not_valid_after(now + datetime.timedelta(days=3650))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                .add_extension(
+                    x509.KeyUsage(
+                        digital_signature=True,
+                        content_commitment=False,
+                        key_encipherment=False,
+                        data_encipherment=False,
+                        key_agreement=False,
+                        key_cert_sign=True,
+                        crl_sign=True,
+                        encipher_only=False,
+                        decipher_only=False,
+                    ),
+                    critical=True,
+                )
+                .sign(key, hashes.SHA256())
+            )
+            self._cas[cluster_uuid] = (key, cert)
+        return self._cas[cluster_uuid]
+
+    def ca_pem(self, cluster_uuid: str) -> str:
+        return self.ca(cluster_uuid)[1].public_bytes(serialization.Encoding.PEM).decode()
+
+    def _cert_get(self, req: Req, ident: str) -> Reply:
+        cluster = self._cluster(ident)
+        return Reply(
+            200,
+            {
+                "cluster_uuid": cluster["uuid"],
+                "pem": self.ca_pem(cluster["uuid"]),
+                "links": self._links("certificates", cluster["uuid"]),
+            },
+        )
+
+    def _cert_sign(self, req: Req) -> Reply:
+        body = req.body if isinstance(req.body, dict) else {}
+        cluster = self._cluster(str(body.get("cluster_uuid") or body.get("bay_uuid") or ""))
+        try:
+            csr = x509.load_pem_x509_csr(str(body.get("csr", "")).encode())
+        except ValueError as e:
+            raise ApiError(400, f"Invalid CSR: {e}") from e
+        if not csr.is_signature_valid:
+            raise ApiError(400, "Invalid CSR: bad signature")
+        key, ca_cert = self.ca(cluster["uuid"])
+        now = datetime.datetime.now(tz=datetime.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(csr.subject)
+            .issuer_name(ca_cert.subject)
+            .public_key(csr.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=365))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(key, hashes.SHA256())
+        )
+        pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+        return Reply(
+            201,
+            {
+                "cluster_uuid": cluster["uuid"],
+                "csr": body["csr"],
+                "pem": pem,
+                "links": self._links("certificates", cluster["uuid"]),
+            },
+        )
