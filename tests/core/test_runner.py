@@ -45,5 +45,6 @@ def test_unexpected_error_has_no_traceback_unless_debugging(
     assert "unexpected KeyError" in err and "--debug" in err
 
     monkeypatch.setenv("JHUB_DEBUG", "1")
-    with pytest.raises(KeyError):
-        run("bug")
+    assert run("bug") == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "KeyError: 'surprise'" in err
