@@ -54,8 +54,9 @@ def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def run_task(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[..., TaskRun]]:
-    """Run `invoke ARGS...` in this process, as a user would type it."""
-    from invoke import Program
+    """Run `invoke ARGS...` in this process, as a user would type it (through the
+    project's Program, as `invoke` and `jhub` both run it)."""
+    from scripts.cli import CommandLine
 
     sys.path.insert(0, str(ROOT))
     import tasks
@@ -64,7 +65,7 @@ def run_task(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[..., TaskR
         capsys.readouterr()
         code = 0
         try:
-            Program(namespace=tasks.ns, version="test").run(["invoke", *argv], exit=True)
+            CommandLine(namespace=tasks.ns, version="test").run(["invoke", *argv], exit=True)
         except SystemExit as stop:
             code = int(stop.code or 0)
         captured = capsys.readouterr()
