@@ -31,6 +31,51 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+# Documentation-only values (core.placeholders) are refused by every task that talks to
+# a cloud or cluster. A test that stands up a fake or a real service (the fake cloud
+# answers on 203.0.113.0/24, the configs start from config/example.yaml) is a rehearsal
+# and allows them, as an operator rehearsing against a test cloud would with
+# JHUB_ALLOW_DOCUMENTATION_VALUES=1. A test using only the fixtures below (a config
+# folder, the task runner, pytest's own) keeps the refusal.
+PLAIN_FIXTURES = frozenset(
+    {
+        "config_dir",
+        "run_task",
+        "socket_disabled",
+        "socket_enabled",
+        "tmp_path",
+        "tmp_path_factory",
+        "tmpdir",
+        "tmpdir_factory",
+        "monkeypatch",
+        "capsys",
+        "capsysbinary",
+        "capfd",
+        "capfdbinary",
+        "caplog",
+        "recwarn",
+        "request",
+        "pytestconfig",
+        "record_property",
+        "record_testsuite_property",
+        "doctest_namespace",
+        "cache",
+        "event_loop_policy",
+        "_documentation_values",
+    }
+)
+
+
+@pytest.fixture(autouse=True)
+def _documentation_values(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    from scripts.core.placeholders import ALLOW_VARIABLE
+
+    if set(request.fixturenames) - PLAIN_FIXTURES:
+        monkeypatch.setenv(ALLOW_VARIABLE, "1")
+    else:
+        monkeypatch.delenv(ALLOW_VARIABLE, raising=False)
+
+
 @dataclass(frozen=True)
 class TaskRun:
     code: int

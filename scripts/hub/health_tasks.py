@@ -38,16 +38,13 @@ def health(
     c: Context, env: str = "", url: str = "", no_spawn: bool = False, timeout: str = "600"
 ) -> None:
     """Ask /hub/api/health, then start and stop a server for the check user (spawn time)."""
-    from ..core import loading
-    from ..core.console import Console
+    from ..core import session
     from . import health as procedure_module
     from .urls import normalise
 
     seconds = parse_timeout(timeout)
     base = normalise(url) if url else None
-    environment = loading.load(env or None, require_secrets=not no_spawn)
-    ui = Console()
-    ui.add_secrets(environment.secret_values())
+    environment, ui = session.begin(env, require_secrets=not no_spawn)
     result = procedure_module.run(environment, ui, url=base, spawn=not no_spawn, timeout=seconds)
     result.raise_if_unhealthy()
     ui.summary(result.lines)
