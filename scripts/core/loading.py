@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from . import input_files, paths, redaction
-from .errors import BadInput, Problem, shown
+from .errors import SHOWN_VALUE_LIMIT, BadInput, Problem, shown
 from .settings import Secrets, Settings
 
 ENV_OVERRIDE_PREFIX = "JHUB__"
@@ -354,6 +354,9 @@ def _describe_one(
         message = PATTERN_WORDS.get(pattern, message)
     if kind == "finite_number":
         message = "must be a finite number (.inf and .nan are not allowed)"
+    if ours and isinstance(value, str) and len(value) > SHOWN_VALUE_LIMIT:
+        # Whatever validator raised it: a long value is echoed shortened.
+        message = message.replace(repr(value), shown(value)).replace(value, shown(value))
     if hidden:
         # Never the value, not even a part of it: the rule alone.
         if _scalar(value) and value not in (None, "") and str(value) in message:
