@@ -70,7 +70,9 @@ PLAIN_FIXTURES = frozenset(
 def _documentation_values(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     from scripts.core.placeholders import ALLOW_VARIABLE
 
-    if set(request.fixturenames) - PLAIN_FIXTURES:
+    callspec = getattr(request.node, "callspec", None)
+    parameters = set(callspec.params) if callspec is not None else set()
+    if set(request.fixturenames) - PLAIN_FIXTURES - parameters:
         monkeypatch.setenv(ALLOW_VARIABLE, "1")
     else:
         monkeypatch.delenv(ALLOW_VARIABLE, raising=False)
