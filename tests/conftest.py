@@ -32,11 +32,12 @@ def shared_path(*parts: str) -> Path:
 
 
 # Documentation-only values (core.placeholders) are refused by every task that talks to
-# a cloud or cluster. A test that stands up a fake or a real service (the fake cloud
-# answers on 203.0.113.0/24, the configs start from config/example.yaml) is a rehearsal
-# and allows them, as an operator rehearsing against a test cloud would with
-# JHUB_ALLOW_DOCUMENTATION_VALUES=1. A test using only the fixtures below (a config
-# folder, the task runner, pytest's own) keeps the refusal.
+# a cloud or cluster. A test that stands up a fake or a real service through a shared
+# fixture (the fake cloud answers on 203.0.113.0/24; the area fixtures write configs
+# from config/example.yaml) is a rehearsal and allows them, as an operator rehearsing
+# against a test cloud would with JHUB_ALLOW_DOCUMENTATION_VALUES=1. A test using only
+# the fixtures below, its own parameters and fixtures of its own module keeps the
+# refusal (the bad-input corpus and the placeholder tests are such tests).
 PLAIN_FIXTURES = frozenset(
     {
         "config_dir",
@@ -72,7 +73,12 @@ def _documentation_values(request: pytest.FixtureRequest, monkeypatch: pytest.Mo
 
     callspec = getattr(request.node, "callspec", None)
     parameters = set(callspec.params) if callspec is not None else set()
-    if set(request.fixturenames) - PLAIN_FIXTURES - parameters:
+    shared = {
+        name
+        for name in set(request.fixturenames) - PLAIN_FIXTURES - parameters
+        if not hasattr(request.module, name)
+    }
+    if shared:
         monkeypatch.setenv(ALLOW_VARIABLE, "1")
     else:
         monkeypatch.delenv(ALLOW_VARIABLE, raising=False)

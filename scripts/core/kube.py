@@ -72,7 +72,7 @@ def api_client(kubeconfig: Path) -> ApiClient:
     from kubernetes import client, config
 
     if kubeconfig.exists() or kubeconfig.is_symlink():
-        _check_kubeconfig(kubeconfig)
+        check_kubeconfig(kubeconfig)
     if not kubeconfig.is_file():
         raise OperationFailed(
             f"kubeconfig {kubeconfig} does not exist",
@@ -89,7 +89,7 @@ def api_client(kubeconfig: Path) -> ApiClient:
     return client.ApiClient(configuration)
 
 
-def _check_kubeconfig(path: Path) -> None:
+def check_kubeconfig(path: Path) -> None:
     """A directory, non-UTF-8 bytes or broken YAML: one line naming the file (exit 2),
     before the client's loader turns it into a traceback."""
     from . import input_files

@@ -120,6 +120,8 @@ def _host(token: str) -> str:
     if "@" in text and "/" not in text.split("@", 1)[0]:
         text = text.rsplit("@", 1)[1]
     text = text.split("/", 1)[0]
+    if text.startswith("[") and "]" in text:
+        return text[1 : text.index("]")]  # [IPv6]:port
     host = text.rsplit(":", 1)[0] if text.count(":") == 1 else text
     host = host.rstrip(".").lower()
     if _address(host) is not None:
