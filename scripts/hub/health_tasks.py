@@ -13,13 +13,16 @@ ENV = "environment name (default: $JHUB_ENV, else example)"
 
 def parse_timeout(text: str) -> float:
     """--timeout in seconds; invoke would print a traceback for a bad float itself."""
+    import math
+
     from ..core.errors import bad_option
 
     try:
         seconds = float(text)
     except ValueError:
         seconds = float("nan")
-    if not seconds > 0:
+    # inf passes `> 0` and nan fails every comparison: both are refused.
+    if not (math.isfinite(seconds) and seconds > 0):
         raise bad_option("--timeout", f"{text!r} is not allowed; give seconds above 0, e.g. 600")
     return seconds
 

@@ -18,7 +18,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, TaskRun
-from tests.core.corpus import assert_refused
+from tests.core.corpus import (
+    assert_refused,
+    fresh_secrets,
+    ready_config,
+    write_config,
+    write_secrets,
+)
 
 Run = Callable[..., TaskRun]
 
@@ -179,3 +185,68 @@ def test_both_binaries_list_and_run_the_tasks(tmp_path: Path, binary: str) -> No
     )
     assert planned.returncode == 0, planned.stderr
     assert "Placeholders" in planned.stdout
+
+
+# ---------------------------------------------------------------- values a task refuses itself
+
+SEMANTIC: list[tuple[list[str], str]] = [
+    (["hub.health", "--timeout", "inf"], "option --timeout"),
+    (["hub.health", "--timeout", "nan"], "option --timeout"),
+    (["hub.health", "--timeout", "-1"], "option --timeout"),
+    (["hub.health", "--timeout", "0"], "option --timeout"),
+    (["hub.health", "--url", "http://a b/"], "option --url"),
+    (["hub.health", "--url", "http://[::1"], "option --url"),
+    (["hub.health", "--url", "http://hub:99999/"], "option --url"),
+    (["hub.health", "--url", "ftp://hub/"], "option --url"),
+    (["hub.status", "--url", "http:///path"], "option --url"),
+    (["hub.status", "--url", "http://hub\x07/"], "option --url"),
+    (["hub.ssl-retry", "--timeout", "0"], "option --timeout"),
+    (["hub.ssl-retry", "--timeout", "99999999"], "option --timeout"),
+    (["hub.ssl-retry", "--resolvers", "1.1.1.1,notanip"], "option --resolvers"),
+    (["hub.approve", "--names", ",,"], "option --names"),
+    (["hub.capacity", "--users", "-1"], "option --users"),
+    (["hub.capacity", "--users", "100001"], "option --users"),
+    (["hub.capacity", "--ready-per", "0"], "option --ready-per"),
+    (
+        ["cluster.autoscaler", "--nodegroup", "x y", "--min", "0", "--max", "2"],
+        "option --nodegroup",
+    ),
+    (
+        ["cluster.autoscaler", "--nodegroup", "gpu-worker", "--min", "5", "--max", "2"],
+        "option --min",
+    ),
+    (["cluster.autoscaler", "--nodegroup", "gpu-worker", "--max", "2"], "option --min"),
+    (["cluster.autoscaler-logs", "--tail", "-5"], "option --tail"),
+    (["gpu.fix-csi", "--timeout", "0"], "option --timeout"),
+    (["gpu.build-driver", "--fedora-version", "1e3", "--dry-run"], "option --fedora-version"),
+    (["gpu.build-driver", "--driver-version", "latest", "--dry-run"], "option --driver-version"),
+    (["gpu.build-driver", "--context", "/etc/passwd", "--dry-run"], "option --context"),
+]
+
+
+@pytest.mark.parametrize(("argv", "expected"), SEMANTIC, ids=[" ".join(a) for a, _ in SEMANTIC])
+def test_option_values_the_task_refuses_are_one_line(
+    config_dir: Path, run_task: Run, socket_disabled: None, argv: list[str], expected: str
+) -> None:
+    write_config(config_dir, "dev", ready_config())
+    write_secrets(config_dir, "dev", fresh_secrets())
+    result = run_task(*argv, "--env", "dev")
+    assert_refused(result, expected)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["local.up", "--name", "Bad Name"], "option --name"),
+        (["local.up", "--monitoring", "--no-monitoring"], "option --monitoring"),
+        (["config.init", "--env", "dev", "--auth", "ldap"], "option --auth"),
+        (["config.init", "--env", "dev", "--domain", "bad domain"], "option --domain"),
+        (["config.init", "--env", "dev", "--domain", "x" * 300], "option --domain"),
+    ],
+)
+def test_options_of_tasks_without_an_environment_are_one_line(
+    config_dir: Path, run_task: Run, socket_disabled: None, argv: list[str], expected: str
+) -> None:
+    result = run_task(*argv)
+    assert_refused(result, expected)
+    assert "x" * 100 not in result.err
