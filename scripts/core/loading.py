@@ -429,8 +429,12 @@ def _dotted(location: list[Any]) -> str:
     for part in location:
         if isinstance(part, int) and not isinstance(part, bool):
             key += f"[{part}]"
-        else:
-            key += f".{part}" if key else str(part)
+            continue
+        text = str(part)
+        if len(text) > SHOWN_VALUE_LIMIT:
+            # As written, but a 5,000-character key would hide the message behind it.
+            text = f"{text[:40]}…({len(text)} characters)"
+        key += f".{text}" if key else text
     return key
 
 

@@ -331,3 +331,13 @@ def test_example_yaml_is_still_valid(config_dir: Path) -> None:
     from scripts.core.settings import Settings
 
     Settings.model_validate(yaml.safe_load((config_dir / "example.yaml").read_text()))
+
+
+@pytest.mark.parametrize("name", ["a\nb", "tab\there", "bell\x07", "x" * 5000])
+def test_unknown_keys_with_control_characters_or_length_are_one_line(
+    config_dir: Path, run_task: Run, socket_disabled: None, name: str
+) -> None:
+    write_config(config_dir, "broken", changed(EXAMPLE, ("cluster", name), 1))
+    result = run_task("config.show", "--env", "broken")
+    assert_refused(result, "error: cluster.", "unknown key")
+    assert len(result.err.strip().splitlines()) == 1

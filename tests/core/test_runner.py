@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from invoke import Collection, Context, Program, task
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.program import Program
+from invoke.tasks import task
 
 from scripts.core.errors import OperationFailed
 from scripts.core.runner import procedure
