@@ -1,16 +1,12 @@
-"""Invoke namespace: composes the collections; all logic lives in scripts/."""
+"""Invoke namespace for plain `invoke`: the composition lives in scripts/namespace.py.
 
-from invoke.collection import Collection
+`jhub` (scripts/cli.py) runs the same namespace; adopting invoke's running Program
+gives plain `invoke` the same command-line handling (bad options: one line, exit 2)
+and installs log redaction before any task runs.
+"""
 
-from scripts import top_tasks
-from scripts.cluster.tasks import ns as cluster
-from scripts.config.tasks import ns as config
-from scripts.gpu.tasks import ns as gpu
-from scripts.hub.tasks import ns as hub
-from scripts.lb.tasks import ns as lb
-from scripts.local.tasks import ns as local
-from scripts.monitoring.tasks import ns as monitoring
+from scripts.cli import adopt_running_program
+from scripts.namespace import build
 
-ns = Collection(*top_tasks.TASKS)
-for area in (config, cluster, hub, monitoring, gpu, lb, local):
-    ns.add_collection(area)
+ns = build()
+adopt_running_program()

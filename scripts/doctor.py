@@ -10,8 +10,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from .core import input_files
+from .core.errors import BadInput
 from .core.loading import Environment
 
 PYTHON_PACKAGES = (
@@ -89,9 +89,12 @@ def clouds_yaml_entry(cloud: str, places: tuple[Path, ...] = CLOUDS_YAML_PLACES)
         if not path.is_file():
             continue
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as error:
-            return Check("clouds.yaml", False, f"{path} is not valid YAML: {error}")
+            # Only the line and the parser's complaint: clouds.yaml holds passwords.
+            data = input_files.read_yaml(path) or {}
+        except BadInput as error:
+            return Check("clouds.yaml", False, "; ".join(str(p) for p in error.problems))
+        if not isinstance(data, dict):
+            return Check("clouds.yaml", False, f"{path} is not a mapping with a 'clouds' key")
         if cloud in (data.get("clouds") or {}):
             return Check("clouds.yaml", True, f"entry {cloud!r} in {path}")
     searched = ", ".join(str(p) for p in candidates)

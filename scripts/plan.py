@@ -295,8 +295,21 @@ def run(environment: Environment, ui: Console) -> list[Action]:
         ui.heading("Warnings")
         for text in found:
             ui.warn(text)
+    _list_placeholders(settings, ui)
     ui.print("\nNothing was changed: plan makes no network call.")
     return actions
+
+
+def _list_placeholders(settings: Settings, ui: Console) -> None:
+    """Documentation-only values: fine for a plan, refused by every task that deploys."""
+    from .core.placeholders import find
+
+    found = find(settings)
+    if not found:
+        return
+    ui.heading(f"Placeholders ({len(found)}): replace them before deploy, which refuses them")
+    for problem in found:
+        ui.print(f"   · {problem}")
 
 
 def _name(manifest: manifests.Manifest) -> str:

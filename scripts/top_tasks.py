@@ -17,7 +17,7 @@ def plan(c: Context, env: str = "") -> None:
     from . import plan as planner
     from .core import session
 
-    environment, ui = session.begin(env, require_secrets=False)
+    environment, ui = session.begin(env, require_secrets=False, offline=True)
     planner.run(environment, ui)
 
 
@@ -26,12 +26,10 @@ def plan(c: Context, env: str = "") -> None:
 def doctor(c: Context, env: str = "") -> None:
     """Check tools, Python packages, clouds.yaml and kubeconfig for an environment."""
     from . import doctor as checks
-    from .core import loading
-    from .core.console import Console
+    from .core import session
     from .core.errors import OperationFailed
 
-    environment = loading.load(env or None, require_secrets=False)
-    ui = Console()
+    environment, ui = session.begin(env, require_secrets=False)
     results = checks.run_checks(environment)
     for check in results:
         mark = "✓" if check.ok else ("✗" if check.required else "·")

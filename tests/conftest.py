@@ -31,6 +31,59 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+# Documentation-only values (core.placeholders) are refused by every task that talks to
+# a cloud or cluster. A test that stands up a fake or a real service through a shared
+# fixture (the fake cloud answers on 203.0.113.0/24; the area fixtures write configs
+# from config/example.yaml) is a rehearsal and allows them, as an operator rehearsing
+# against a test cloud would with JHUB_ALLOW_DOCUMENTATION_VALUES=1. A test using only
+# the fixtures below, its own parameters and fixtures of its own module keeps the
+# refusal (the bad-input corpus and the placeholder tests are such tests).
+PLAIN_FIXTURES = frozenset(
+    {
+        "config_dir",
+        "run_task",
+        "socket_disabled",
+        "socket_enabled",
+        "tmp_path",
+        "tmp_path_factory",
+        "tmpdir",
+        "tmpdir_factory",
+        "monkeypatch",
+        "capsys",
+        "capsysbinary",
+        "capfd",
+        "capfdbinary",
+        "caplog",
+        "recwarn",
+        "request",
+        "pytestconfig",
+        "record_property",
+        "record_testsuite_property",
+        "doctest_namespace",
+        "cache",
+        "event_loop_policy",
+        "_documentation_values",
+    }
+)
+
+
+@pytest.fixture(autouse=True)
+def _documentation_values(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    from scripts.core.placeholders import ALLOW_VARIABLE
+
+    callspec = getattr(request.node, "callspec", None)
+    parameters = set(callspec.params) if callspec is not None else set()
+    shared = {
+        name
+        for name in set(request.fixturenames) - PLAIN_FIXTURES - parameters
+        if not hasattr(request.module, name)
+    }
+    if shared:
+        monkeypatch.setenv(ALLOW_VARIABLE, "1")
+    else:
+        monkeypatch.delenv(ALLOW_VARIABLE, raising=False)
+
+
 @dataclass(frozen=True)
 class TaskRun:
     code: int
@@ -54,8 +107,9 @@ def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def run_task(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[..., TaskRun]]:
-    """Run `invoke ARGS...` in this process, as a user would type it."""
-    from invoke import Program
+    """Run `invoke ARGS...` in this process, as a user would type it (through the
+    project's Program, as `invoke` and `jhub` both run it)."""
+    from scripts.cli import CommandLine
 
     sys.path.insert(0, str(ROOT))
     import tasks
@@ -64,7 +118,7 @@ def run_task(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[..., TaskR
         capsys.readouterr()
         code = 0
         try:
-            Program(namespace=tasks.ns, version="test").run(["invoke", *argv], exit=True)
+            CommandLine(namespace=tasks.ns, version="test").run(["invoke", *argv], exit=True)
         except SystemExit as stop:
             code = int(stop.code or 0)
         captured = capsys.readouterr()

@@ -38,22 +38,24 @@ def init(c: Context, env: str = "", auth: str = "", domain: str = "", force: boo
 @procedure
 def check(c: Context, env: str = "") -> None:
     """Validate an environment and its secrets file; report every problem at once."""
-    from ..core import loading
-    from ..core.console import Console
+    from ..core import session
 
-    environment = loading.load(env or None, require_secrets=True)
-    Console().print(f"✓ {environment.config_path} and {environment.secrets_path} are valid")
+    # The same refusals as a deploy (documentation-only values included): valid means ready.
+    environment, ui = session.begin(env, require_secrets=True)
+    ui.print(f"✓ {environment.config_path} and {environment.secrets_path} are valid")
 
 
 @task(help={"env": "environment name (default: $JHUB_ENV, else example)"})
 @procedure
 def show(c: Context, env: str = "") -> None:
     """Print the effective configuration with secrets redacted."""
-    from ..core import session
+    from ..core import placeholders, session
     from . import environment_files
 
-    environment, ui = session.begin(env, require_secrets=False)
+    environment, ui = session.begin(env, require_secrets=False, offline=True)
     ui.print(environment_files.shown(environment))
+    for problem in placeholders.find(environment.settings):
+        ui.warn(f"placeholder: {problem}")
 
 
 ns = Collection("config", init, check, show)

@@ -1,36 +1,70 @@
 """Everything a task prints goes through here: numbered steps, waits, redaction.
 
 Known secret values are replaced before any text reaches the terminal, so a
-secret that slips into an API error message or a diff is still not shown.
+secret that slips into an API error message or a diff is still not shown. The
+values come from the process-wide registry in core.redaction (filled when an
+environment is loaded), and the terminal streams themselves redact, so a table
+printed straight to `ui.stream` is covered as well.
 """
 
 from __future__ import annotations
 
+import io
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import IO, Literal, cast
 
 from rich.console import Console as RichConsole
 from rich.markup import escape
 
-REDACTED = "«redacted»"
-# Process-wide, so error paths that have no Console at hand still redact.
-_KNOWN_SECRETS: list[str] = []
+from .redaction import REDACTED, redact
+from .redaction import register as _register
+
+__all__ = ["REDACTED", "Console", "Step", "WaitStatus", "redact", "register_secrets"]
 
 
 def register_secrets(values: list[str]) -> None:
-    # Longest first, so a secret containing another is replaced whole.
-    known = {v for v in [*_KNOWN_SECRETS, *values] if v and len(v) >= 6}
-    _KNOWN_SECRETS[:] = sorted(known, key=len, reverse=True)
+    """Values to redact from now on, in this process (kept for existing callers)."""
+    _register(values)
 
 
-def redact(text: str) -> str:
-    for secret in _KNOWN_SECRETS:
-        text = text.replace(secret, REDACTED)
-    return text
+class RedactingStream(io.TextIOBase):
+    """sys.stdout or sys.stderr, looked up at each write, with secrets removed.
+
+    Looked up late because tests (and pytest's capture) replace sys.stdout.
+    """
+
+    def __init__(self, name: Literal["stdout", "stderr"]) -> None:
+        super().__init__()
+        self._name = name
+
+    @property
+    def _target(self) -> io.TextIOBase:
+        return getattr(sys, self._name)  # type: ignore[no-any-return]
+
+    def write(self, text: str) -> int:
+        self._target.write(redact(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._target.flush()
+
+    def isatty(self) -> bool:
+        return self._target.isatty()
+
+    def fileno(self) -> int:
+        return self._target.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._target, "encoding", None) or "utf-8"
+
+
+def _terminal(name: Literal["stdout", "stderr"]) -> RichConsole:
+    return RichConsole(file=cast(IO[str], RedactingStream(name)), highlight=False, soft_wrap=True)
 
 
 Outcome = Literal["done", "unchanged", "failed", "skipped", "planned"]
@@ -68,17 +102,14 @@ class Step:
 class Console:
     """Task output. One per task run; holds the secrets it must never print."""
 
-    stream: RichConsole = field(
-        default_factory=lambda: RichConsole(highlight=False, soft_wrap=True)
-    )
-    errors: RichConsole = field(
-        default_factory=lambda: RichConsole(stderr=True, highlight=False, soft_wrap=True)
-    )
+    stream: RichConsole = field(default_factory=lambda: _terminal("stdout"))
+    errors: RichConsole = field(default_factory=lambda: _terminal("stderr"))
     steps: list[Step] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
 
     def add_secrets(self, values: list[str]) -> None:
-        register_secrets(values)
+        """More values to redact (an environment's own are registered when it is loaded)."""
+        _register(values)
 
     def redact(self, text: str) -> str:
         return redact(text)

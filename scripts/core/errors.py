@@ -10,6 +10,25 @@ from dataclasses import dataclass
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
+# Longest echoed value, and longest line: a 20,000-character value is not repeated whole.
+SHOWN_VALUE_LIMIT = 60
+LINE_LIMIT = 400
+
+
+def one_line(text: str) -> str:
+    """The text with control characters escaped (\\n, \\x07, ...): one error, one line."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+def shown(value: object, limit: int = SHOWN_VALUE_LIMIT) -> str:
+    """A value as an error echoes it: repr, one line, long ones cut with their length."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = len(value) if isinstance(value, str | bytes | list | dict) else len(text)
+    return f"{text[: limit - 1]}… ({size} characters)"
 
 
 @dataclass(frozen=True)
@@ -20,7 +39,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.key}: {self.message}"
+        line = one_line(f"{self.key}: {self.message}")
+        return line if len(line) <= LINE_LIMIT else f"{line[: LINE_LIMIT - 1]}…"
 
 
 class BadInput(Exception):

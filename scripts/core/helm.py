@@ -102,6 +102,11 @@ class Helm:
     def _argv(self, args: Sequence[str]) -> list[str]:
         argv = [self.binary or find_binary(), *args]
         if self.kubeconfig is not None:
+            if self.kubeconfig.exists() or self.kubeconfig.is_symlink():
+                from .kube import check_kubeconfig
+
+                # The same one-line refusal as the Python client's, before helm runs.
+                check_kubeconfig(self.kubeconfig)
             argv += ["--kubeconfig", str(self.kubeconfig)]
         return argv
 

@@ -71,6 +71,8 @@ def api_client(kubeconfig: Path) -> ApiClient:
     """A client for the cluster in a kubeconfig file."""
     from kubernetes import client, config
 
+    if kubeconfig.exists() or kubeconfig.is_symlink():
+        check_kubeconfig(kubeconfig)
     if not kubeconfig.is_file():
         raise OperationFailed(
             f"kubeconfig {kubeconfig} does not exist",
@@ -85,6 +87,17 @@ def api_client(kubeconfig: Path) -> ApiClient:
             "regenerate it with `invoke cluster.kubeconfig --env ENV`",
         ) from None
     return client.ApiClient(configuration)
+
+
+def check_kubeconfig(path: Path) -> None:
+    """A directory, non-UTF-8 bytes or broken YAML: one line naming the file (exit 2),
+    before the client's loader turns it into a traceback."""
+    from . import input_files
+    from .errors import BadInput, Problem
+
+    document = input_files.read_yaml(path)
+    if not isinstance(document, dict):
+        raise BadInput(Problem(str(path), "is not a kubeconfig (a YAML mapping with clusters)"))
 
 
 # ------------------------------------------------------------------ API calls

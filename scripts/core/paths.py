@@ -6,10 +6,10 @@ import os
 import re
 from pathlib import Path
 
-from .errors import bad_option
+from .errors import BadInput, Problem, shown
 
 ROOT = Path(__file__).resolve().parents[2]
-ENV_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+ENV_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 DEFAULT_ENV = "example"
 
 
@@ -25,11 +25,15 @@ def build_dir() -> Path:
 def resolve_env(option: str | None) -> str:
     """The environment named by --env, else JHUB_ENV, else the bundled example."""
     name = option or os.environ.get("JHUB_ENV") or DEFAULT_ENV
-    if not ENV_NAME.match(name):
-        raise bad_option(
-            "--env",
-            f"{name!r} is not an environment name; use lower-case letters, digits, '-' or '_' "
-            "(the file config/<name>.yaml)",
+    # fullmatch: with match and '$', a trailing newline would pass and end up in file names.
+    if not ENV_NAME.fullmatch(name):
+        where = "option --env" if option else "JHUB_ENV"
+        raise BadInput(
+            Problem(
+                where,
+                f"{shown(name)} is not an environment name; use lower-case letters, digits, "
+                "'-' or '_', at most 40 (the file config/<name>.yaml)",
+            )
         )
     return name
 

@@ -6,14 +6,13 @@ import functools
 import logging
 import os
 import sys
-import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from invoke.exceptions import Exit
 
-from .console import redact
-from .errors import EXIT_BAD_INPUT, EXIT_FAILED, BadInput, OperationFailed
+from .errors import EXIT_BAD_INPUT, EXIT_FAILED, BadInput, OperationFailed, one_line
+from .redaction import format_exception, redact
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,7 +32,7 @@ def procedure(body: F) -> F:
                 _say(f"error: {problem}")
             raise Exit(code=EXIT_BAD_INPUT) from None
         except OperationFailed as error:
-            _debug_trace()
+            _debug_trace(error)
             _say(f"error: {error.cause}")
             if error.remedy:
                 _say(f"  fix: {error.remedy}")
@@ -42,17 +41,19 @@ def procedure(body: F) -> F:
             raise
         except Exception as error:
             if debugging():
-                raise
-            _say(f"error: unexpected {type(error).__name__}: {error}")
-            _say("  fix: re-run with `invoke --debug ...` (or JHUB_DEBUG=1) for the traceback")
+                # The traceback, redacted: exception texts can quote API bodies.
+                _debug_trace(error)
+            else:
+                _say(f"error: unexpected {type(error).__name__}: {one_line(str(error))}")
+                _say("  fix: re-run with `invoke --debug ...` (or JHUB_DEBUG=1) for the traceback")
             raise Exit(code=EXIT_FAILED) from None
 
     return run  # type: ignore[return-value]
 
 
-def _debug_trace() -> None:
+def _debug_trace(error: BaseException) -> None:
     if debugging():
-        traceback.print_exc()
+        print(format_exception(error), file=sys.stderr, end="", flush=True)
 
 
 def _say(text: str) -> None:

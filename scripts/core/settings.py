@@ -8,6 +8,7 @@ validators at the bottom, next to the data they relate.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from typing import Annotated, Literal
 
@@ -20,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from .errors import shown
 from .quantities import cpu_cores, memory_bytes
 
 _HOSTNAME = re.compile(
@@ -31,14 +33,16 @@ _LOCAL_SUFFIXES = (".local", ".localhost", ".test", ".internal", ".lan", ".examp
 
 
 def hostname(value: str) -> str:
-    if not _HOSTNAME.match(value):
-        raise ValueError(f"{value!r} is not a fully qualified domain name (like hub.example.org)")
+    if not _HOSTNAME.fullmatch(value):
+        raise ValueError(
+            f"{shown(value)} is not a fully qualified domain name (like hub.example.org)"
+        )
     return value.lower()
 
 
 def _email(value: str) -> str:
-    if not _EMAIL.match(value):
-        raise ValueError(f"{value!r} is not an email address")
+    if not _EMAIL.fullmatch(value):
+        raise ValueError(f"{shown(value)} is not an email address")
     return value
 
 
@@ -46,23 +50,35 @@ def _ipv4(value: str) -> str:
     try:
         ipaddress.IPv4Address(value)
     except ValueError:
-        raise ValueError(f"{value!r} is not an IPv4 address (like 192.0.2.10)") from None
+        raise ValueError(f"{shown(value)} is not an IPv4 address (like 192.0.2.10)") from None
     return value
 
 
+def _finite(number: float, value: object, what: str) -> None:
+    # float('inf') and float('nan') parse as numbers; Kubernetes and KubeSpawner refuse them.
+    if not math.isfinite(number):
+        raise ValueError(f"{shown(value)} is not a finite {what}")
+
+
 def _memory(value: str | int) -> str:
-    memory_bytes(str(value))
+    try:
+        _finite(memory_bytes(str(value)), value, "memory quantity")
+    except OverflowError:
+        raise ValueError(f"{shown(value)} is too large for a memory quantity") from None
     return str(value)
 
 
 def _cpu(value: str | float) -> str | float:
-    cpu_cores(value)
+    try:
+        _finite(cpu_cores(value), value, "CPU quantity")
+    except OverflowError:
+        raise ValueError(f"{shown(value)} is too large for a CPU quantity") from None
     return value
 
 
 def _https_url(value: str) -> str:
-    if not re.match(r"^https://[^\s/]+", value):
-        raise ValueError(f"{value!r} is not an https:// URL")
+    if not re.match(r"^https://[^\s/]+", value) or not value.isprintable():
+        raise ValueError(f"{shown(value)} is not an https:// URL")
     return value.rstrip("/")
 
 
@@ -84,7 +100,8 @@ def _report(problems: list[str]) -> None:
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan: YAML's .inf and .nan are floats; no setting here means infinity.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Chart(Strict):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..core import input_files
 from ..core.changes import Changes
 from ..core.console import Console
 from ..core.errors import BadInput, OperationFailed, Problem, bad_option
@@ -123,7 +124,11 @@ def _context_problems(context: Path) -> list[Problem]:
         return bad_option("--context", f"{context} is not a directory").problems
     if not recipe.is_file():
         return bad_option("--context", f"{context} has no Dockerfile").problems
-    declared = dockerfile.parse(recipe.read_text(encoding="utf-8")).declared_args()
+    try:
+        text = input_files.read_text(recipe, "option --context")
+    except BadInput as error:
+        return error.problems
+    declared = dockerfile.parse(text).declared_args()
     missing = [name for name in BUILD_ARGS if name not in declared]
     if missing:
         # The classic builder only warns about unused build arguments; the image would

@@ -33,11 +33,11 @@ def build_driver(  # noqa: PLR0917 - invoke maps each keyword to an option
     dry_run: bool = False,
 ) -> None:
     """Build the NVIDIA driver image for Fedora CoreOS nodes and push it to the registry."""
-    from ..core import loading
-    from ..core.console import Console
+    from ..core import session
     from . import build_driver as builder
 
-    environment = loading.load(env or None, require_secrets=False)
+    # A dry run talks to no daemon or registry, so it may show the example's placeholders.
+    environment, ui = session.begin(env, require_secrets=False, offline=dry_run)
     build = builder.plan(
         environment,
         fedora_version=fedora_version,
@@ -45,8 +45,6 @@ def build_driver(  # noqa: PLR0917 - invoke maps each keyword to an option
         push=push,
         context=context,
     )
-    ui = Console()
-    ui.add_secrets(environment.secret_values())
     builder.run(environment, build, ui, dry_run)
 
 

@@ -39,16 +39,15 @@ CONTROL_PLANE_LABELS = ("node-role.kubernetes.io/control-plane", "node-role.kube
 @procedure
 def capacity(c: Context, env: str = "", users: int = 0, ready_per: int = 10) -> None:
     """Users per node for each profile; placeholders and max_node_count for --users N."""
-    from ..core import loading
-    from ..core.console import Console
+    from ..core import session
     from ..core.errors import bad_option
 
     if users < 0 or users > 100_000:
         raise bad_option("--users", f"{users} is not allowed; use 0 (no target) to 100000")
     if ready_per < 1:
         raise bad_option("--ready-per", f"{ready_per} is not allowed; use 1 or more")
-    environment = loading.load(env or None, require_secrets=False)
-    run(environment, Console(), users=users, ready_per=ready_per)
+    environment, ui = session.begin(env, require_secrets=False)
+    run(environment, ui, users=users, ready_per=ready_per)
 
 
 def register(ns: Collection) -> None:

@@ -13,13 +13,16 @@ ENV = "environment name (default: $JHUB_ENV, else example)"
 
 def parse_timeout(text: str) -> float:
     """--timeout in seconds; invoke would print a traceback for a bad float itself."""
+    import math
+
     from ..core.errors import bad_option
 
     try:
         seconds = float(text)
     except ValueError:
         seconds = float("nan")
-    if not seconds > 0:
+    # inf passes `> 0` and nan fails every comparison: both are refused.
+    if not (math.isfinite(seconds) and seconds > 0):
         raise bad_option("--timeout", f"{text!r} is not allowed; give seconds above 0, e.g. 600")
     return seconds
 
@@ -38,16 +41,13 @@ def health(
     c: Context, env: str = "", url: str = "", no_spawn: bool = False, timeout: str = "600"
 ) -> None:
     """Ask /hub/api/health, then start and stop a server for the check user (spawn time)."""
-    from ..core import loading
-    from ..core.console import Console
+    from ..core import session
     from . import health as procedure_module
     from .urls import normalise
 
     seconds = parse_timeout(timeout)
     base = normalise(url) if url else None
-    environment = loading.load(env or None, require_secrets=not no_spawn)
-    ui = Console()
-    ui.add_secrets(environment.secret_values())
+    environment, ui = session.begin(env, require_secrets=not no_spawn)
     result = procedure_module.run(environment, ui, url=base, spawn=not no_spawn, timeout=seconds)
     result.raise_if_unhealthy()
     ui.summary(result.lines)

@@ -26,8 +26,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from ..core import paths
-from ..core.errors import OperationFailed
+from ..core import input_files, paths
+from ..core.errors import BadInput, OperationFailed, Problem, one_line
 
 FILE_NAME = "letsencrypt-attempts.json"
 WINDOW = dt.timedelta(days=7)
@@ -111,16 +111,27 @@ class Ledger:
     def attempts(self) -> list[Attempt]:
         if not self.path.exists():
             return []
+        # Refuse rather than start from zero: an unreadable ledger must not
+        # turn into permission to spend the week's certificates.
+        remedy = (
+            "repair the JSON by hand, or move it aside if you are sure how many "
+            "certificates were ordered this week (https://crt.sh lists issued ones)"
+        )
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            text = input_files.read_text(self.path)
+        except BadInput as error:
+            raise BadInput(
+                [Problem(p.key, f"attempt ledger {p.message}; {remedy}") for p in error.problems]
+            ) from None
+        try:
+            data = json.loads(text)
             return [Attempt.from_json(item) for item in data["attempts"]]
         except (ValueError, KeyError, TypeError) as error:
-            # Refuse rather than start from zero: an unreadable ledger must not
-            # turn into permission to spend the week's certificates.
-            raise OperationFailed(
-                f"the attempt ledger {self.path} is unreadable ({error})",
-                "repair the JSON by hand, or move it aside if you are sure how many "
-                "certificates were ordered this week (https://crt.sh lists issued ones)",
+            raise BadInput(
+                Problem(
+                    str(self.path),
+                    f"the attempt ledger is unreadable ({one_line(str(error))[:120]}); {remedy}",
+                )
             ) from None
 
     def allowance(self, domain: str, now: dt.datetime) -> Allowance:

@@ -51,17 +51,14 @@ def deploy(c: Context, env: str = "", dry_run: bool = False, yes: bool = False) 
 @procedure
 def admins(c: Context, env: str = "", url: str = "", dry_run: bool = False) -> None:
     """Sign up the configured admin users now (native sign-in); passwords go to the secrets file."""
-    from ..core import loading
-    from ..core.console import Console
+    from ..core import session
     from . import admins as procedure_module
     from .hub_web import HubWeb
 
-    environment = loading.load(env or None, require_secrets=True)
+    environment, ui = session.begin(env, require_secrets=True)
     procedure_module.require_native(environment, "hub.admins")
     web = _web(environment, url)
     assert isinstance(web, HubWeb)
-    ui = Console()
-    ui.add_secrets(environment.secret_values())
     procedure_module.run(environment, ui, web, dry_run=dry_run)
 
 
@@ -69,18 +66,15 @@ def admins(c: Context, env: str = "", url: str = "", dry_run: bool = False) -> N
 @procedure
 def pending(c: Context, env: str = "", url: str = "") -> None:
     """List sign-ups waiting for an admin's approval (native sign-in)."""
-    from ..core import loading
-    from ..core.console import Console
+    from ..core import session
     from . import approvals
     from .admins import require_native
     from .hub_web import HubWeb
 
-    environment = loading.load(env or None, require_secrets=True)
+    environment, ui = session.begin(env, require_secrets=True)
     require_native(environment, "hub.pending")
     web = _web(environment, url)
     assert isinstance(web, HubWeb)
-    ui = Console()
-    ui.add_secrets(environment.secret_values())
     approvals.pending(environment, ui, web)
 
 
@@ -105,19 +99,16 @@ def approve(  # noqa: PLR0917 - invoke maps each keyword to an option
     dry_run: bool = False,
 ) -> None:
     """Approve sign-ups as an admin, instead of clicking through /hub/authorize."""
-    from ..core import loading
-    from ..core.console import Console
+    from ..core import session
     from . import approvals
     from .admins import require_native
     from .hub_web import HubWeb
 
     chosen = approvals.parse_names(names, every=all)
-    environment = loading.load(env or None, require_secrets=True)
+    environment, ui = session.begin(env, require_secrets=True)
     require_native(environment, "hub.approve")
     web = _web(environment, url)
     assert isinstance(web, HubWeb)
-    ui = Console()
-    ui.add_secrets(environment.secret_values())
     approvals.approve(environment, ui, web, chosen, every=all, dry_run=dry_run)
 
 
@@ -140,19 +131,16 @@ def reject(  # noqa: PLR0917 - invoke maps each keyword to an option
     yes: bool = False,
 ) -> None:
     """Delete sign-ups that were never approved (native sign-in)."""
-    from ..core import loading
-    from ..core.console import Console
+    from ..core import session
     from . import approvals
     from .admins import require_native
     from .hub_web import HubWeb
 
     chosen = approvals.parse_names(names, every=False)
-    environment = loading.load(env or None, require_secrets=True)
+    environment, ui = session.begin(env, require_secrets=True)
     require_native(environment, "hub.reject")
     web = _web(environment, url)
     assert isinstance(web, HubWeb)
-    ui = Console()
-    ui.add_secrets(environment.secret_values())
     approvals.reject(environment, ui, web, chosen, dry_run=dry_run, yes=yes)
 
 
@@ -160,14 +148,14 @@ def reject(  # noqa: PLR0917 - invoke maps each keyword to an option
 @procedure
 def authorize_url(c: Context, env: str = "") -> None:
     """Print the page where admins approve sign-ups (native sign-in)."""
-    from ..core import loading
-    from ..core.console import Console
+    from ..core import session
     from .admins import require_native
     from .urls import authorize_url as page
 
-    environment = loading.load(env or None, require_secrets=False)
+    # Offline: it prints a URL and calls nothing.
+    environment, ui = session.begin(env, require_secrets=False, offline=True)
     require_native(environment, "hub.authorize-url")
-    Console().print(page(environment.settings))
+    ui.print(page(environment.settings))
 
 
 @task(help={"env": ENV, "url": URL})

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 
-from ..core import kube
+from ..core import input_files, kube
 from ..core.changes import Changes
-from ..core.errors import OperationFailed
+from ..core.errors import BadInput, Problem
 from ..core.private_files import write_private
 
 if TYPE_CHECKING:
@@ -58,16 +58,26 @@ def _portable(secret: dict[str, Any]) -> dict[str, Any]:
 
 def read_backup(path: Path) -> dict[str, Any]:
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise OperationFailed(
-            f"cannot read the certificate backup {path}: {error}",
-            "move the file away to let Let's Encrypt issue a new certificate, then re-run",
+        loaded = input_files.read_yaml(path)
+    except BadInput as error:
+        # One line per problem, never the backup's text (it holds the private key).
+        raise BadInput(
+            [
+                Problem(
+                    p.key,
+                    f"certificate backup {p.message}; move the file away to let "
+                    "Let's Encrypt issue a new certificate, then re-run",
+                )
+                for p in error.problems
+            ]
         ) from None
     if not isinstance(loaded, dict) or loaded.get("kind") != "Secret" or "data" not in loaded:
-        raise OperationFailed(
-            f"{path} is not a certificate backup written by hub.uninstall",
-            "move the file away to let Let's Encrypt issue a new certificate, then re-run",
+        raise BadInput(
+            Problem(
+                str(path),
+                "is not a certificate backup written by hub.uninstall; move the file away to "
+                "let Let's Encrypt issue a new certificate, then re-run",
+            )
         )
     return loaded
 

@@ -26,6 +26,24 @@ def authorize_url(settings: Settings, address: str | None = None) -> str:
 
 def normalise(url: str) -> str:
     """A --url option as a base URL with exactly one trailing slash."""
+    from urllib.parse import urlsplit
+
+    from ..core.errors import shown
+
+    problem = ""
     if not url.startswith(("http://", "https://")):
-        raise bad_option("--url", f"{url!r} is not an http:// or https:// URL")
+        problem = "is not an http:// or https:// URL"
+    elif not url.isprintable() or any(ch.isspace() for ch in url):
+        problem = "holds spaces or control characters"
+    else:
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError for a port out of range
+        except ValueError as error:
+            problem = f"is not a URL ({error})"
+        else:
+            if not parts.hostname:
+                problem = "names no host"
+    if problem:
+        raise bad_option("--url", f"{shown(url)} {problem}; e.g. http://127.0.0.1:8080/")
     return url.rstrip("/") + "/"

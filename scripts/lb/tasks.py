@@ -26,12 +26,11 @@ def doctor(c: Context, env: str = "") -> None:
     balancer is ACTIVE, members pointing at nodes that are gone, and floating IPs
     attached to nothing. Exit status: 0 when healthy, 1 when there are findings.
     """
-    from ..core import loading
-    from ..core.console import Console
+    from ..core import session
     from . import doctor as procedure_module
 
-    environment = loading.load(env or None, require_secrets=False)
-    report = procedure_module.run(environment, Console())
+    environment, ui = session.begin(env, require_secrets=False)
+    report = procedure_module.run(environment, ui)
     if not report.healthy:
         raise Exit(code=EXIT_FAILED)
 
@@ -44,12 +43,11 @@ def cleanup(c: Context, env: str = "", yes: bool = False, dry_run: bool = False)
     Never releases the pinned hub.floating_ip. Lists what goes first; asks on a
     terminal, and needs --yes when nobody is there to answer.
     """
-    from ..core import loading
-    from ..core.console import Console
+    from ..core import session
     from . import cleanup as procedure_module
 
-    environment = loading.load(env or None, require_secrets=False)
-    procedure_module.run(environment, Console(), yes=yes, dry_run=dry_run)
+    environment, ui = session.begin(env, require_secrets=False)
+    procedure_module.run(environment, ui, yes=yes, dry_run=dry_run)
 
 
 @task(help={"env": ENV, "yes": "recreate without asking", "dry-run": DRY_RUN})

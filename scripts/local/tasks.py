@@ -32,8 +32,7 @@ def up(
     dry_run: bool = False,
 ) -> None:
     """Create or reuse a kind cluster and deploy the hub on it; prints the port-forward."""
-    from ..core import loading
-    from ..core.console import Console
+    from ..core import session
     from ..core.errors import bad_option
     from . import kind, stack
 
@@ -42,9 +41,7 @@ def up(
     chosen = True if monitoring else (False if no_monitoring else None)
     if name:
         kind.checked_name(name)
-    environment = loading.load(stack.LOCAL_ENV, require_secrets=False)
-    ui = Console()
-    ui.add_secrets(environment.secret_values())
+    environment, ui = session.begin(stack.LOCAL_ENV, require_secrets=False)
     stack.up(
         environment,
         ui,
@@ -56,14 +53,13 @@ def up(
 @procedure
 def down(c: Context, name: str = "", yes: bool = False, dry_run: bool = False) -> None:
     """Delete the kind cluster (and the load-balancer container once no cluster is left)."""
-    from ..core import loading
-    from ..core.console import Console
+    from ..core import session
     from . import kind, stack
 
     if name:
         kind.checked_name(name)
-    environment = loading.load(stack.LOCAL_ENV, require_secrets=False)
-    stack.down(environment, Console(), name=name, yes=yes, dry_run=dry_run)
+    environment, ui = session.begin(stack.LOCAL_ENV, require_secrets=False)
+    stack.down(environment, ui, name=name, yes=yes, dry_run=dry_run)
 
 
 ns = Collection("local", up, down)

@@ -41,15 +41,12 @@ def dashboards(
     c: Context, env: str = "", build: bool = False, apply: bool = False, dry_run: bool = False
 ) -> None:
     """Check, rebuild (--build) or publish (--apply) the Grafana dashboards."""
-    from ..core import loading
+    from ..core import session
     from ..core.console import Console
     from . import update_dashboards
 
-    ui = Console()
     # Only publishing needs an environment; checking and rebuilding are offline.
-    environment = loading.load(env or None, require_secrets=False) if apply else None
-    if environment is not None:
-        ui.add_secrets(environment.secret_values())
+    environment, ui = session.begin(env, require_secrets=False) if apply else (None, Console())
     update_dashboards.run(ui, build=build, environment=environment, dry_run=dry_run)
 
 

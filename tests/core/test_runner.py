@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from invoke import Collection, Context, Program, task
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.program import Program
+from invoke.tasks import task
 
 from scripts.core.errors import OperationFailed
 from scripts.core.runner import procedure
@@ -45,5 +48,6 @@ def test_unexpected_error_has_no_traceback_unless_debugging(
     assert "unexpected KeyError" in err and "--debug" in err
 
     monkeypatch.setenv("JHUB_DEBUG", "1")
-    with pytest.raises(KeyError):
-        run("bug")
+    assert run("bug") == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "KeyError: 'surprise'" in err

@@ -192,8 +192,10 @@ def test_pending_without_registered_admins_says_what_to_run(
 
 
 def test_native_tasks_refuse_other_sign_in_before_any_request(
-    run_task: Run, config_dir: Path
+    run_task: Run, config_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The example's documentation values are refused first otherwise (core.placeholders).
+    monkeypatch.setenv("JHUB_ALLOW_DOCUMENTATION_VALUES", "1")
     environments.write(config_dir, "oauth", environments.oauth_letsencrypt())
     for task in ("hub.admins", "hub.pending", "hub.authorize-url"):
         result = run_task(task, "--env", "oauth", "--url", "http://127.0.0.1:9/")

@@ -121,7 +121,11 @@ def test_an_unreachable_provider_is_named(run_task: Run, provider: ProgrammableH
     assert f"cannot fetch {provider.url}{DISCOVERY}" in result.err
 
 
-def test_other_sign_in_is_bad_input(run_task: Run, config_dir: Path) -> None:
+def test_other_sign_in_is_bad_input(
+    run_task: Run, config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The example's documentation values are refused first otherwise (core.placeholders).
+    monkeypatch.setenv("JHUB_ALLOW_DOCUMENTATION_VALUES", "1")
     environments.write(config_dir, "native", environments.native_secret())
     result = run_task("hub.oauth-check", "--env", "native")
     assert result.code == 2

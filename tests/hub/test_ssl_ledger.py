@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.core.errors import OperationFailed
+from scripts.core.errors import BadInput, OperationFailed
 from scripts.hub.ssl_ledger import REFUSE_AT, WINDOW, Ledger
 from tests.conftest import ROOT
 
@@ -76,9 +76,19 @@ def test_outcome_is_settled_on_the_recorded_attempt(ledger: Ledger) -> None:
 def test_an_unreadable_ledger_refuses_instead_of_forgetting(ledger: Ledger) -> None:
     ledger.path.parent.mkdir(parents=True)
     ledger.path.write_text('{"attempts": [{"time": "2026-07-')
-    with pytest.raises(OperationFailed, match="unreadable") as refused:
+    with pytest.raises(BadInput, match="unreadable") as refused:
         ledger.allowance(DOMAIN, NOW)
-    assert "crt.sh" in refused.value.remedy
+    assert "crt.sh" in str(refused.value)
+
+
+def test_a_ledger_that_is_a_directory_or_not_utf8_is_bad_input(ledger: Ledger) -> None:
+    ledger.path.mkdir(parents=True)
+    with pytest.raises(BadInput, match="is a directory"):
+        ledger.attempts()
+    ledger.path.rmdir()
+    ledger.path.write_bytes(b'{"attempts": [\xff]}')
+    with pytest.raises(BadInput, match="not UTF-8"):
+        ledger.attempts()
 
 
 # A child process records an attempt and is SIGKILLed at the named os call: the

@@ -165,7 +165,11 @@ def test_a_bad_pair_is_refused_before_any_request(
     assert cluster.requests == []
 
 
-def test_options_and_mode_are_checked_first(run_task: Run, config_dir: Path) -> None:
+def test_options_and_mode_are_checked_first(
+    run_task: Run, config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The example's documentation values are refused first otherwise (core.placeholders).
+    monkeypatch.setenv("JHUB_ALLOW_DOCUMENTATION_VALUES", "1")
     missing = run_task("hub.tls-secret", "--env", ENV)
     assert missing.code == 2
     assert "option --cert: required" in missing.err and "option --key: required" in missing.err
