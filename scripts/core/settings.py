@@ -596,6 +596,9 @@ class Settings(Strict):
         return bool(self.gpu.priority_class)
 
 
+_WEBHOOK_URL = r"^(https?://[^\s/]+\S*)?$"
+
+
 class Secrets(Strict):
     """Values only the operator's machine holds (config/<env>.secrets.yaml)."""
 
@@ -607,8 +610,9 @@ class Secrets(Strict):
     native_admin_passwords: dict[str, str] = Field(default_factory=dict)
     # Alertmanager receivers (monitoring.receivers); Alertmanager reads them from files.
     alert_smtp_password: str = ""
-    alert_slack_webhook_url: str = ""
-    alert_webhook_url: str = ""
+    # Empty, or an http(s) URL: Alertmanager would only find out when an alert fires.
+    alert_slack_webhook_url: Annotated[str, StringConstraints(pattern=_WEBHOOK_URL)] = ""
+    alert_webhook_url: Annotated[str, StringConstraints(pattern=_WEBHOOK_URL)] = ""
 
     def values(self) -> list[str]:
         """Every secret string, for redaction."""

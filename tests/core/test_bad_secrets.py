@@ -30,6 +30,9 @@ KEYS = [
     "health_check_token",
     "grafana_admin_password",
     "oauth_client_secret",
+    "alert_smtp_password",
+    "alert_slack_webhook_url",
+    "alert_webhook_url",
 ]
 # Values each rule refuses; every one looks like a real secret so that a leak shows.
 WRONG: list[tuple[str, Any]] = [
@@ -42,6 +45,9 @@ WRONG: list[tuple[str, Any]] = [
     ("metrics_token", ["Tr0ub4dor&3xyzQ-in-a-list-0123456789"]),
     ("oauth_client_secret", {"nested": "Tr0ub4dor&3xyzQ-nested-0123"}),
     ("health_check_token", float("inf")),
+    ("alert_smtp_password", ["Tr0ub4dor&3xyzQ-smtp-in-a-list"]),
+    ("alert_slack_webhook_url", "hooks.slack.invalid/services/Tr0ub4dor&3xyzQ"),
+    ("alert_webhook_url", "ftp://alerts.invalid/Tr0ub4dor&3xyzQ-hook"),
 ]
 
 
