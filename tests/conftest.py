@@ -32,56 +32,26 @@ def shared_path(*parts: str) -> Path:
 
 
 # Documentation-only values (core.placeholders) are refused by every task that talks to
-# a cloud or cluster. A test that stands up a fake or a real service through a shared
-# fixture (the fake cloud answers on 203.0.113.0/24; the area fixtures write configs
-# from config/example.yaml) is a rehearsal and allows them, as an operator rehearsing
-# against a test cloud would with JHUB_ALLOW_DOCUMENTATION_VALUES=1. A test using only
-# the fixtures below, its own parameters and fixtures of its own module keeps the
-# refusal (the bad-input corpus and the placeholder tests are such tests).
-PLAIN_FIXTURES = frozenset(
-    {
-        "config_dir",
-        "run_task",
-        "socket_disabled",
-        "socket_enabled",
-        "tmp_path",
-        "tmp_path_factory",
-        "tmpdir",
-        "tmpdir_factory",
-        "monkeypatch",
-        "capsys",
-        "capsysbinary",
-        "capfd",
-        "capfdbinary",
-        "caplog",
-        "recwarn",
-        "request",
-        "pytestconfig",
-        "record_property",
-        "record_testsuite_property",
-        "doctest_namespace",
-        "cache",
-        "event_loop_policy",
-        "_documentation_values",
-    }
-)
-
-
+# a cloud or cluster. The area tests rehearse against the fakes (the fake cloud answers on
+# 203.0.113.0/24; the area fixtures write configs from config/example.yaml), as an operator
+# rehearsing against a test cloud would with JHUB_ALLOW_DOCUMENTATION_VALUES=1: they ask for
+# `documentation_values` (each area's conftest does, for its whole directory). Everything
+# else keeps the refusal, and an allowance set in the developer's own shell never leaks in.
 @pytest.fixture(autouse=True)
-def _documentation_values(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+def _refuse_documentation_values(monkeypatch: pytest.MonkeyPatch) -> None:
     from scripts.core.placeholders import ALLOW_VARIABLE
 
-    callspec = getattr(request.node, "callspec", None)
-    parameters = set(callspec.params) if callspec is not None else set()
-    shared = {
-        name
-        for name in set(request.fixturenames) - PLAIN_FIXTURES - parameters
-        if not hasattr(request.module, name)
-    }
-    if shared:
-        monkeypatch.setenv(ALLOW_VARIABLE, "1")
-    else:
-        monkeypatch.delenv(ALLOW_VARIABLE, raising=False)
+    monkeypatch.delenv(ALLOW_VARIABLE, raising=False)
+
+
+@pytest.fixture
+def documentation_values(
+    _refuse_documentation_values: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Allow the example's documentation-only values for this test (a rehearsal on fakes)."""
+    from scripts.core.placeholders import ALLOW_VARIABLE
+
+    monkeypatch.setenv(ALLOW_VARIABLE, "1")
 
 
 @dataclass(frozen=True)

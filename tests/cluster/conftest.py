@@ -74,3 +74,8 @@ def cloud(fake_cloud: FakeCloud, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 @pytest.fixture
 def ui() -> Console:
     return Console()
+
+
+@pytest.fixture(autouse=True)
+def _rehearsal(documentation_values: None) -> None:
+    """These tests rehearse on the fakes with the example's documentation values."""

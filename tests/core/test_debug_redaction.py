@@ -30,6 +30,9 @@ from tests.conftest import ROOT, TaskRun
 from tests.support.fake_helm import FakeHelm
 from tests.support.fakekube import FakeKube
 
+# These runs rehearse on the Kubernetes emulator with the example's documentation values.
+pytestmark = pytest.mark.usefixtures("documentation_values")
+
 EXAMPLE: dict[str, Any] = yaml.safe_load((ROOT / "config" / "example.yaml").read_text())
 ENV = "dbg"
 

@@ -93,3 +93,8 @@ def node(
 
 
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+
+
+@pytest.fixture(autouse=True)
+def _rehearsal(documentation_values: None) -> None:
+    """These tests rehearse on the fakes with the example's documentation values."""

@@ -6,6 +6,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.support.fakekube import FakeKube
 
 FLOATING_IP = "192.0.2.10"
@@ -48,3 +50,8 @@ def use_kubeconfig(kube: FakeKube, config_dir: Path, env: str) -> None:
     """Put the emulator's kubeconfig where cluster.kubeconfig writes it for an environment."""
     shutil.copy(kube.kubeconfig_path, config_dir / f"{env}.kubeconfig")
     (config_dir / f"{env}.kubeconfig").chmod(0o600)
+
+
+@pytest.fixture(autouse=True)
+def _rehearsal(documentation_values: None) -> None:
+    """These tests rehearse on the fakes with the example's documentation values."""

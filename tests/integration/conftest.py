@@ -114,3 +114,8 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
             down = invoke("local.down", "--name", CLUSTER, "--yes")
             assert down.returncode == 0, f"local.down failed:\n{down.stdout}\n{down.stderr}"
             assert CLUSTER not in kind_clusters()
+
+
+@pytest.fixture(autouse=True)
+def _rehearsal(documentation_values: None) -> None:
+    """These tests rehearse on the fakes with the example's documentation values."""

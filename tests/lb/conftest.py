@@ -340,3 +340,8 @@ class ControllerClock(FakeClock):
     def sleep(self, seconds: float) -> None:
         super().sleep(seconds)
         self.controller.step()
+
+
+@pytest.fixture(autouse=True)
+def _rehearsal(documentation_values: None) -> None:
+    """These tests rehearse on the fakes with the example's documentation values."""

@@ -65,3 +65,8 @@ def monitoring_env(config_dir: Path, kube: FakeKube) -> MonitoringEnv:
         return chosen
 
     return write
+
+
+@pytest.fixture(autouse=True)
+def _rehearsal(documentation_values: None) -> None:
+    """These tests rehearse on the fakes with the example's documentation values."""
