@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 
 pytest_plugins = [
     "tests.support.components",
@@ -19,16 +18,6 @@ pytest_plugins = [
     "tests.support.fakekube",
     "tests.support.fake_helm",
 ]
-
-
-def shared_path(*parts: str) -> Path:
-    """A file under ../shared; missing is a skip here and a failure in CI."""
-    from tests.support.components import require
-
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        require("shared fixtures", f"{path} is missing (the project's ../shared folder)")
-    return path
 
 
 @dataclass(frozen=True)

@@ -158,19 +158,6 @@ def calls(ast: Any) -> list[str]:
     return [node.func.name for node in walk(ast) if isinstance(node, promql_parser.Call)]
 
 
-def dcgm_counters(csv_text: str) -> set[str]:
-    """Fields a dcgm-exporter CSV enables as metrics (labels and comments left out)."""
-    names = set()
-    for raw in csv_text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        field, kind, *_ = (part.strip() for part in line.split(","))
-        if kind in ("gauge", "counter"):
-            names.add(field)
-    return names
-
-
 _TYPE_LINE = re.compile(r"^# TYPE (?P<name>\S+) (?P<kind>\S+)$")
 _SUFFIXES = {
     "histogram": ("_bucket", "_count", "_sum", "_created"),

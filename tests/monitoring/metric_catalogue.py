@@ -16,7 +16,8 @@ Sources (checked November 2026):
 - node_exporter 1.9: the cpu, meminfo and filesystem collectors
   (collector/cpu_linux.go, meminfo.go, filesystem_common.go in
   github.com/prometheus/node_exporter).
-- DCGM names are not listed here: they are read from ../shared/fixtures/dcgm-exporter/*.csv.
+- DCGM names are not listed here: they are read from tests/fixtures/upstream/dcgm-exporter.json
+  (dcgm-exporter's etc/*.csv, written by tests/fixtures/generate.py).
   Labels from dcgm-exporter's README (gpu, UUID, device, modelName, Hostname — `hostname`
   on main — pci_bus_id, DCGM_FI_DRIVER_VERSION; pod/namespace/container with pod mapping,
   renamed exported_* under a ServiceMonitor without honorLabels).
