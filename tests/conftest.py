@@ -17,6 +17,7 @@ pytest_plugins = [
     "tests.support.fakecloud",
     "tests.support.fakekube",
     "tests.support.fake_helm",
+    "tests.support.network",
 ]
 
 

@@ -16,7 +16,7 @@ compute            https://nova.fake.test/v2.1         flavors, servers
 =================  ==================================  =========================================
 
 Requests to loopback hosts pass through to the real network (so real local components still
-work while the fake is active); any other host raises ``NoMockAddress``.
+work while the fake is active); any other host is a ``ConnectionError``.
 
 Fidelity notes (checked against the upstream sources, July 2026) that application code must
 respect because the real services behave the same way:
@@ -510,7 +510,9 @@ class FakeCloud:
         if service is None:
             if host in _LOOPBACK:
                 return None  # real_http: let it through
-            raise requests_mock.exceptions.NoMockAddress(request)
+            # Not NoMockAddress: with real_http=True requests-mock sends that request to the
+            # real network (requests_mock/mocker.py, _fake_send).
+            raise requests.exceptions.ConnectionError(f"the fake cloud has no host {host}")
         with self._lock:
             return self._dispatch(
                 service, request, url.path, parse_qs(url.query, keep_blank_values=True)
