@@ -79,8 +79,8 @@ def show_autoscaler(environment: Environment, ui: Console) -> None:
 
 def run(environment: Environment, ui: Console) -> list[Section]:
     from .cluster import status as cluster_status
-    from .hub import cert_status
     from .hub import status as hub_status
+    from .hub.tls import cert_status
 
     settings = environment.settings
     shown = [

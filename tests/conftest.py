@@ -11,24 +11,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 
 pytest_plugins = [
     "tests.support.components",
     "tests.support.fakecloud",
     "tests.support.fakekube",
     "tests.support.fake_helm",
+    "tests.support.network",
 ]
-
-
-def shared_path(*parts: str) -> Path:
-    """A file under ../shared; missing is a skip here and a failure in CI."""
-    from tests.support.components import require
-
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        require("shared fixtures", f"{path} is missing (the project's ../shared folder)")
-    return path
 
 
 # Documentation-only values (core.placeholders) are refused by every task that talks to

@@ -21,7 +21,8 @@ from ..core.console import Console, Step
 from ..core.loading import Environment
 from ..core.prompts import Ask, confirm_interruption
 from ..core.waiting import Clock, wait_until
-from . import floating_ip, tls_backup
+from . import floating_ip
+from .tls import backup as tls_backup
 from .urls import authorize_url, public_url
 
 if TYPE_CHECKING:

@@ -11,7 +11,8 @@ from ..core import helm, kube
 from ..core.console import Console
 from ..core.errors import OperationFailed
 from ..core.loading import Environment
-from . import floating_ip, tls_backup
+from . import floating_ip
+from .tls import backup as tls_backup
 from .urls import public_url
 
 if TYPE_CHECKING:

@@ -1,20 +1,19 @@
 """invoke hub.*: deploy JupyterHub and run its sign-in, approval and status procedures.
 
-Glue only: parse options, load the environment, call one function. The SSL
-tasks (hub.ssl-retry, hub.cert-status) live in ssl_tasks.py and are added by its
-register() at the end of this file.
+Glue only: parse options, load the environment, call one function. The
+certificate tasks (hub.ssl-retry, hub.cert-status, hub.tls-secret) live in
+tls/tasks.py and are added by its register() at the end of this file.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
 from ..core.runner import procedure
-from . import capacity_tasks, dns_tasks, health_tasks, ssl_tasks, usage_tasks
+from . import capacity_tasks, dns_tasks, health_tasks, usage_tasks
+from .tls import tasks as tls_tasks
 
 ENV = "environment name (default: $JHUB_ENV, else example)"
 URL = "the hub's base URL (default: https://hub.domain/); e.g. through a port-forward"
@@ -199,34 +198,6 @@ def uninstall(c: Context, env: str = "", dry_run: bool = False, yes: bool = Fals
     procedure_module.run(environment, ui, dry_run=dry_run, yes=yes)
 
 
-@task(
-    help={
-        "cert": "PEM certificate (the chain may follow the leaf)",
-        "key": "PEM private key, unencrypted",
-        "env": ENV,
-        "dry-run": DRY_RUN,
-    }
-)
-@procedure
-def tls_secret(
-    c: Context, cert: str = "", key: str = "", env: str = "", dry_run: bool = False
-) -> None:
-    """Check a certificate and key, then store them as the hub's TLS secret (https mode secret)."""
-    from ..core import session
-    from ..core.errors import BadInput, Problem
-    from . import tls_secret as procedure_module
-
-    missing = [
-        Problem(f"option --{name}", "required: a PEM file")
-        for name, value in (("cert", cert), ("key", key))
-        if not value
-    ]
-    if missing:
-        raise BadInput(missing)
-    environment, ui = session.begin(env, require_secrets=False)
-    procedure_module.run(environment, ui, Path(cert), Path(key), dry_run=dry_run)
-
-
 ns = Collection(
     "hub",
     deploy,
@@ -237,7 +208,6 @@ ns = Collection(
     status,
     oauth_check,
     uninstall,
-    tls_secret,
     authorize_url,
 )
 
@@ -245,5 +215,5 @@ ns = Collection(
 capacity_tasks.register(ns)
 dns_tasks.register(ns)
 health_tasks.register(ns)
-ssl_tasks.register(ns)
+tls_tasks.register(ns)
 usage_tasks.register(ns)

@@ -13,7 +13,7 @@ from ..core.changes import Changes
 from ..core.console import Console
 from ..core.loading import Environment
 from ..core.prompts import Ask, confirm_deletion
-from . import tls_backup
+from .tls import backup as tls_backup
 
 DELETES = (
     "the hub, proxy and autohttps pods, the hub database (its volume: NativeAuthenticator "

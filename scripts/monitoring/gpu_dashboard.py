@@ -3,7 +3,7 @@
 The GPU operator's dcgm-exporter reports every GPU with labels gpu (index),
 UUID, modelName and the node in Hostname or hostname; with pod mapping on, the
 pod holding the GPU arrives as exported_pod. Only counters enabled in the
-exporter's default CSV are used (see ../shared/fixtures/dcgm-exporter).
+exporter's default CSV are used (see tests/fixtures/upstream/dcgm-exporter.json).
 """
 
 from __future__ import annotations

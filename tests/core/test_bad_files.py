@@ -123,7 +123,7 @@ def test_a_broken_dockerfile_is_named(
 def test_a_broken_certificate_backup_is_named(
     tmp_path: Path, content: bytes | None, expected: str
 ) -> None:
-    from scripts.hub.tls_backup import read_backup
+    from scripts.hub.tls.backup import read_backup
 
     path = tmp_path / "dev.tls-backup.yaml"
     if content is None:

@@ -19,9 +19,9 @@ from scripts.local import cloud_provider_kind, stack
 from tests.conftest import ROOT, TaskRun
 from tests.hub.conftest import running_hub
 from tests.local.fake_tools import FakeTools, install
+from tests.support.clock import FakeClock
 from tests.support.components import free_port
 from tests.support.fake_helm import FakeHelm
-from tests.support.fakecloud import FakeClock
 from tests.support.fakekube import FakeKube
 
 Run = Callable[..., TaskRun]

@@ -32,7 +32,8 @@ Sources (checked November 2026):
   github.com/prometheus/blackbox_exporter; the chart's ServiceMonitor adds `target`
   (charts/prometheus-blackbox-exporter templates/servicemonitor.yaml).
   test_blackbox_probe.py reads them from a live Debian blackbox exporter too.
-- DCGM names are not listed here: they are read from ../shared/fixtures/dcgm-exporter/*.csv.
+- DCGM names are not listed here: they are read from tests/fixtures/upstream/dcgm-exporter.json
+  (dcgm-exporter's etc/*.csv, written by tests/fixtures/generate.py).
   Labels from dcgm-exporter's README (gpu, UUID, device, modelName, Hostname — `hostname`
   on main — pci_bus_id, DCGM_FI_DRIVER_VERSION; pod/namespace/container with pod mapping,
   renamed exported_* under a ServiceMonitor without honorLabels).

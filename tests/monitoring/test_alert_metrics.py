@@ -9,11 +9,12 @@ exporters in test_blackbox_probe.py.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from scripts.core.paths import ROOT
 from scripts.monitoring import alerts
-from tests.conftest import shared_path
 from tests.monitoring import dashboard_queries as q
 from tests.monitoring.metric_catalogue import DCGM_LABELS, RULE_EXPORTERS, exporter_of
 from tests.monitoring.test_alert_rules import ENV, settings
@@ -22,19 +23,20 @@ RULES = alerts.catalogue(settings(), ENV)
 OUR_DCGM_LIST = ROOT / "helm_values" / "dcgm-metrics.csv"
 
 
-def upstream_lists() -> dict[str, str]:
-    folder = shared_path("fixtures", "dcgm-exporter")
-    return {path.name: path.read_text() for path in sorted(folder.glob("*.csv"))}
+# Written by tests/fixtures/generate.py from dcgm-exporter's etc/*.csv.
+DCGM_DATA = ROOT / "tests" / "fixtures" / "upstream" / "dcgm-exporter.json"
 
 
-def commented_fields(csv_text: str) -> set[str]:
-    """Fields a dcgm-exporter list names, enabled or commented out."""
-    found = set()
-    for raw in csv_text.splitlines():
-        line = raw.lstrip("# ").strip()
-        if line.startswith("DCGM_FI_") and "," in line:
-            found.add(line.split(",")[0].strip())
-    return found
+def upstream_lists() -> dict[str, dict[str, set[str]]]:
+    """Per shipped CSV: the fields it enables and the ones it names but comments out."""
+    data = json.loads(DCGM_DATA.read_text(encoding="utf-8"))
+    return {
+        name: {
+            "enabled": {f["name"] for f in fields if f["type"] in ("gauge", "counter")},
+            "disabled": set(data["disabled"][name]),
+        }
+        for name, fields in data["files"].items()
+    }
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.name)
@@ -63,8 +65,8 @@ def test_our_dcgm_list_keeps_every_upstream_field_and_adds_only_real_ones() -> N
     ours = q.dcgm_counters(OUR_DCGM_LIST.read_text())
     lists = upstream_lists()
     # The GPU operator's default is dcp-metrics-included.csv; the dashboards rely on it.
-    assert q.dcgm_counters(lists["dcp-metrics-included.csv"]) <= ours
-    known = set().union(*(commented_fields(text) for text in lists.values()))
+    assert lists["dcp-metrics-included.csv"]["enabled"] <= ours
+    known = set().union(*(v["enabled"] | v["disabled"] for v in lists.values()))
     assert ours <= known, f"not a dcgm-exporter field: {sorted(ours - known)}"
     assert {"DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", "DCGM_FI_DEV_XID_ERRORS"} <= ours
 

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from scripts.monitoring import dashboards as shipped
-from tests.conftest import shared_path
 from tests.monitoring import dashboard_queries as q
 from tests.monitoring.metric_catalogue import DCGM_LABELS, exporter_of
 
+# Written by tests/fixtures/generate.py from dcgm-exporter's etc/*.csv.
+DCGM_DATA = Path(__file__).resolve().parents[1] / "fixtures" / "upstream" / "dcgm-exporter.json"
 QUERIES = q.panel_queries()
 ALL_PANELS = [(name, p) for name, d in q.dashboards().items() for p in q.panels(d)]
 
@@ -27,9 +28,12 @@ def panel_id(item: tuple[str, dict[str, Any]]) -> str:
 
 def dcgm_names() -> set[str]:
     """Counters enabled in both of dcgm-exporter's shipped CSVs (either may be in use)."""
-    folder = shared_path("fixtures", "dcgm-exporter")
-    sets = [q.dcgm_counters(path.read_text()) for path in sorted(folder.glob("*.csv"))]
-    assert len(sets) >= 2, f"expected the dcgm-exporter CSVs in {folder}"
+    data = json.loads(DCGM_DATA.read_text(encoding="utf-8"))
+    sets = [
+        {field["name"] for field in fields if field["type"] in ("gauge", "counter")}
+        for fields in data["files"].values()
+    ]
+    assert len(sets) >= 2, f"expected both dcgm-exporter CSVs in {DCGM_DATA}"
     return set.intersection(*sets)
 
 
@@ -161,11 +165,6 @@ def test_dcgm_names_come_from_the_exporter_csv() -> None:
     }
     assert {"DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE"} <= used
     assert used <= enabled, f"not enabled in dcgm-exporter's CSVs: {sorted(used - enabled)}"
-
-
-def test_the_dcgm_csv_reader_skips_comments_and_labels() -> None:
-    text = "# x\nDCGM_A, gauge, a\n# DCGM_B, gauge, b\nDCGM_C ,counter, c\nDCGM_D, label, d\n"
-    assert q.dcgm_counters(text) == {"DCGM_A", "DCGM_C"}
 
 
 @pytest.mark.parametrize("query", QUERIES, ids=lambda pq: pq.label)

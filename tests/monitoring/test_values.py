@@ -1,8 +1,8 @@
 """helm_values/kube-prometheus-stack.yaml.j2 against the charts, and against our own objects.
 
 Key paths are checked against the kube-prometheus-stack 88.5.3 and grafana 12.11.1
-values.yaml in ../shared/fixtures/charts. kube-state-metrics is a subchart whose
-values.yaml is not among the fixtures, so below `kube-state-metrics` nothing is checked
+values.yaml (their key paths in tests/fixtures/upstream/). kube-state-metrics is a subchart
+whose values.yaml is not among the fixtures, so below `kube-state-metrics` nothing is checked
 upstream (its allowlist is checked against what the dashboards need instead).
 """
 

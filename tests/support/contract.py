@@ -1,35 +1,51 @@
-"""Checks of rendered values against upstream chart data in ../shared/fixtures/charts."""
+"""Checks of rendered values against the pinned charts' facts in tests/fixtures/upstream/.
+
+The data (value key paths with types and defaults, z2jh's validating schema) is written
+by tests/fixtures/generate.py from the charts themselves and committed, so these checks
+run in any clone.
+"""
 
 from __future__ import annotations
 
 import json
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+UPSTREAM = Path(__file__).resolve().parents[1] / "fixtures" / "upstream"
 
-from tests.conftest import shared_path
-
-JUPYTERHUB = ("charts", "jupyterhub-4.4.0")
-KUBE_PROMETHEUS_STACK = ("charts", "kube-prometheus-stack-88.5.3")
-GRAFANA = ("charts", "grafana-12.11.1")
-GPU_OPERATOR = ("charts", "gpu-operator-v26.7.0")
-
-
-def chart_file(chart: tuple[str, str], name: str) -> Path:
-    return shared_path("fixtures", *chart, name)
+# Chart names as in tests/fixtures/upstream/<name>.json; each file holds its version.
+JUPYTERHUB = "jupyterhub"
+KUBE_PROMETHEUS_STACK = "kube-prometheus-stack"
+GRAFANA = "grafana"
+GPU_OPERATOR = "gpu-operator"
 
 
-def chart_defaults(chart: tuple[str, str]) -> dict[str, Any]:
-    data = yaml.safe_load(chart_file(chart, "values.yaml").read_text(encoding="utf-8"))
+@cache
+def chart_data(chart: str) -> dict[str, Any]:
+    """The committed facts of one chart: chart, version, repository, source, values, schema."""
+    data = json.loads((UPSTREAM / f"{chart}.json").read_text(encoding="utf-8"))
     assert isinstance(data, dict)
     return data
 
 
-def chart_schema(chart: tuple[str, str]) -> dict[str, Any]:
-    data = json.loads(chart_file(chart, "values.schema.json").read_text(encoding="utf-8"))
-    assert isinstance(data, dict)
-    return data
+def chart_defaults(chart: str) -> dict[str, Any]:
+    """The chart's values.yaml as Helm reads it, rebuilt from its key paths and defaults."""
+    tree: dict[str, Any] = {}
+    for fact in chart_data(chart)["values"]:
+        *parents, last = fact["path"]
+        node = tree
+        for key in parents:
+            node = node.setdefault(key, {})
+        # A copy: a test may change what it gets without touching the next test's.
+        node[last] = json.loads(json.dumps(fact["default"]))
+    return tree
+
+
+def chart_schema(chart: str) -> dict[str, Any]:
+    schema = chart_data(chart)["schema"]
+    assert isinstance(schema, dict)
+    return schema
 
 
 def merged(defaults: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

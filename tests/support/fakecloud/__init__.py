@@ -21,7 +21,7 @@ module             catalog endpoint                    served
 helpers (:attr:`FakeCloud.conn`, :meth:`FakeCloud.clouds_yaml`) and the service registry.
 
 Requests to loopback hosts pass through to the real network (so real local components still
-work while the fake is active); any other host raises ``NoMockAddress``.
+work while the fake is active); any other host is a ``ConnectionError``.
 
 Time: transitions (``*_IN_PROGRESS`` → ``*_COMPLETE``/``*_FAILED``, Octavia ``PENDING_*`` →
 ``ACTIVE``/``ERROR``/gone) complete after :attr:`FakeCloud.settle_polls` GETs that return the

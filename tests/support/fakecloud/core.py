@@ -523,7 +523,9 @@ class CloudCore:
         if service is None:
             if host in _LOOPBACK:
                 return None  # real_http: let it through
-            raise requests_mock.exceptions.NoMockAddress(request)
+            # Not NoMockAddress: with real_http=True requests-mock sends that request to the
+            # real network (requests_mock/mocker.py, _fake_send).
+            raise requests.exceptions.ConnectionError(f"the fake cloud has no host {host}")
         with self._lock:
             return self._dispatch(
                 service, request, url.path, parse_qs(url.query, keep_blank_values=True)

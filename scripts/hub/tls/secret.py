@@ -3,7 +3,8 @@
 z2jh reads it from a kubernetes.io/tls secret named by hub.https.secret_name.
 Before anything is written the pair is checked: the key belongs to the
 certificate, the certificate names the hub's domain, and it is not expired; the
-days left are shown because nobody renews this one automatically.
+days left are shown because nobody renews this one automatically (docs/hub.md,
+"HTTPS with your own certificate").
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..core import kube, manifests
-from ..core.changes import Changes
-from ..core.console import Console
-from ..core.errors import BadInput, Problem, bad_option
-from ..core.loading import Environment
+from ...core import kube, manifests
+from ...core.changes import Changes
+from ...core.console import Console
+from ...core.errors import BadInput, Problem, bad_option
+from ...core.loading import Environment
 
 # Below this many days the operator is warned to plan the renewal.
 RENEW_SOON_DAYS = 30

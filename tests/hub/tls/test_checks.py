@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from scripts.core.errors import BadInput, OperationFailed
-from scripts.hub.cert_status import from_der
-from scripts.hub.ssl_checks import (
+from scripts.hub.tls.cert_status import from_der
+from scripts.hub.tls.checks import (
     CHALLENGE_PREFIX,
     DEFAULT_RESOLVERS,
     Resolver,
@@ -22,10 +22,10 @@ from scripts.hub.ssl_checks import (
     parse_resolvers,
     tls_handshake,
 )
+from tests.hub.tls.helpers import DOMAIN
 from tests.support.components import DnsEndpoint, ProgrammableHTTPServer
 from tests.support.processes import free_port
 
-DOMAIN = "jupyter.example.org"
 LB = "192.0.2.10"
 
 DnsFactory = Callable[..., DnsEndpoint]

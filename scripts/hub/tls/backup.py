@@ -4,7 +4,8 @@
 certificate, and Let's Encrypt issues only 5 certificates per set of names per
 week. So hub.uninstall copies the secret to config/<env>.tls-backup.yaml (0600,
 git-ignored) first, and hub.deploy puts it back before installing when the
-cluster has none: the new autohttps pod then starts with the old certificate.
+cluster has none: the new autohttps pod then starts with the old certificate
+(docs/hub.md, "Uninstalling and the Let's Encrypt renewal limit").
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 
-from ..core import input_files, kube
-from ..core.changes import Changes
-from ..core.errors import BadInput, Problem
-from ..core.private_files import write_private
+from ...core import input_files, kube
+from ...core.changes import Changes
+from ...core.errors import BadInput, Problem
+from ...core.private_files import write_private
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient

@@ -13,11 +13,8 @@ from pathlib import Path
 import pytest
 
 from scripts.core.errors import BadInput, OperationFailed
-from scripts.hub.ssl_ledger import REFUSE_AT, WINDOW, Ledger
-from tests.conftest import ROOT
-
-DOMAIN = "jupyter.example.org"
-NOW = dt.datetime(2026, 7, 10, 12, 0, tzinfo=dt.UTC)
+from scripts.hub.tls.ledger import REFUSE_AT, WINDOW, Ledger
+from tests.hub.tls.helpers import DOMAIN, NOW, ROOT
 
 
 @pytest.fixture
@@ -98,7 +95,7 @@ CRASHING_WRITER = textwrap.dedent(
     import datetime as dt, os, signal, sys
     sys.path.insert(0, sys.argv[1])
     from pathlib import Path
-    from scripts.hub.ssl_ledger import Ledger
+    from scripts.hub.tls.ledger import Ledger
 
     def crash(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGKILL)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -13,14 +14,34 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from scripts.hub.tls_secret import covers
-from tests.conftest import TaskRun
-from tests.hub import environments
-from tests.hub.conftest import use_kubeconfig
+from scripts.hub.tls.secret import covers
+from tests.hub.tls.helpers import invoke_hub, write_environment
 from tests.support.fakekube import FakeKube
 
 ENV = "own-cert"
-Run = Callable[..., TaskRun]
+
+
+@dataclass(frozen=True)
+class Ran:
+    code: int
+    out: str
+    err: str
+
+
+Run = Callable[..., Ran]
+
+
+@pytest.fixture
+def run_task(capsys: pytest.CaptureFixture[str]) -> Run:
+    """`invoke hub.tls-secret ...` in this process, with what it printed."""
+
+    def run(*argv: str) -> Ran:
+        capsys.readouterr()
+        code = invoke_hub(*argv)
+        captured = capsys.readouterr()
+        return Ran(code, captured.out, captured.err)
+
+    return run
 
 
 def key_pair() -> ec.EllipticCurvePrivateKey:
@@ -71,8 +92,15 @@ def files(tmp_path: Path) -> Callable[..., tuple[str, str]]:
 
 @pytest.fixture
 def cluster(config_dir: Path, kube: FakeKube) -> FakeKube:
-    environments.write(config_dir, ENV, environments.native_secret())
-    use_kubeconfig(kube, config_dir, ENV)
+    write_environment(
+        config_dir,
+        ENV,
+        {
+            "cluster.kubeconfig": str(kube.kubeconfig_path),
+            "hub.https.mode": "secret",
+            "hub.https.secret_name": "hub-tls",
+        },
+    )
     return kube
 
 
@@ -173,7 +201,7 @@ def test_options_and_mode_are_checked_first(
     missing = run_task("hub.tls-secret", "--env", ENV)
     assert missing.code == 2
     assert "option --cert: required" in missing.err and "option --key: required" in missing.err
-    environments.write(config_dir, "le", environments.example())
+    write_environment(config_dir, "le")
     wrong_mode = run_task("hub.tls-secret", "--cert", "a", "--key", "b", "--env", "le")
     assert wrong_mode.code == 2
     assert "hub.https.mode" in wrong_mode.err

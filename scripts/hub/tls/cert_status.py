@@ -4,6 +4,7 @@ With Let's Encrypt, z2jh's autohttps pod keeps traefik's ACME store (acme.json,
 its certificates base64-encoded PEM) in the secret proxy-public-tls-acme; with
 https.mode 'secret' the certificate is the tls.crt of the named secret. Only
 certificates are parsed here; the private keys next to them are never decoded.
+What the report shows and when it fails: docs/tls.md, "Certificate status".
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..core.console import Console
-from ..core.errors import BadInput, OperationFailed, Problem
-from ..core.loading import Environment
-from .ssl_ledger import LETSENCRYPT_LIMIT, REFUSE_AT, Ledger, utc_now
+from ...core.console import Console
+from ...core.errors import BadInput, OperationFailed, Problem
+from ...core.loading import Environment
+from .ledger import LETSENCRYPT_LIMIT, REFUSE_AT, Ledger, utc_now
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -169,7 +170,7 @@ class Stored:
 
 
 def read_acme_store(api: ApiClient, namespace: str) -> Stored | None:
-    from ..core import kube
+    from ...core import kube
 
     manifest = kube.read_secret_manifest(api, namespace, ACME_SECRET)
     if manifest is None:
@@ -180,7 +181,7 @@ def read_acme_store(api: ApiClient, namespace: str) -> Stored | None:
 
 
 def read_tls_secret(api: ApiClient, namespace: str, name: str) -> Stored | None:
-    from ..core import kube
+    from ...core import kube
 
     manifest = kube.read_secret_manifest(api, namespace, name)
     if manifest is None:
@@ -220,7 +221,7 @@ def run(
     source = ""
     if not options.live:
         if api is None:
-            from ..core import kube
+            from ...core import kube
 
             api = kube.api_client(environment.kubeconfig)
         if hub.https.mode == "letsencrypt":
@@ -234,7 +235,7 @@ def run(
                 others = "; ".join(", ".join(c.names) for c in stored.certificates)
                 ui.warn(f"{source} holds certificates only for: {others}")
     if certificate is None:
-        from .ssl_checks import tls_handshake
+        from .checks import tls_handshake
 
         if not options.live:
             ui.print(f"No certificate for {domain} stored in the cluster; asking the endpoint.")

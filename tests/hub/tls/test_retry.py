@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from invoke import Collection, Program
 
 from scripts.core.console import Console
 from scripts.core.errors import BadInput, OperationFailed
@@ -34,92 +33,33 @@ from scripts.core.templates import (
     placeholder_secrets,
     render,
 )
-from scripts.hub import ssl_tasks
-from scripts.hub.ssl_checks import Resolver
-from scripts.hub.ssl_ledger import Ledger
-from scripts.hub.ssl_retry import Outcome, RetryOptions, Wiring, classify_log, run
-from tests.hub.test_cert_status import (
+from scripts.hub.tls.acme_log import Outcome
+from scripts.hub.tls.checks import Resolver
+from scripts.hub.tls.ledger import Ledger
+from scripts.hub.tls.retry import RetryOptions, Wiring, run
+from tests.hub.tls.helpers import (
+    DOMAIN,
+    FAILURES,
+    LOOPBACK,
+    NAMESPACE,
     PRODUCTION,
     STAGING,
+    STARTUP,
     Issued,
     acme_store,
+    invoke_hub,
     issue,
     seed_secret,
     write_environment,
 )
+from tests.support.clock import FakeClock
 from tests.support.components import DnsEndpoint, ProgrammableHTTPServer
 from tests.support.fake_helm import FakeHelm, install
 from tests.support.fakekube import FakeKube
 from tests.support.processes import free_port
 
-DOMAIN = "jupyter.example.org"
-NAMESPACE = "jhub"
-LOOPBACK = "127.0.0.1"
 LABELS = {"app": "jupyterhub", "component": "autohttps", "release": "jhub"}
 OLD_POD = "autohttps-5f8c9d7b6-x2k4p"
-
-# ------------------------------------------------------------------ traefik's words
-
-STARTUP = [
-    "2026-07-01T10:00:00Z INF Traefik version 3.6.12 built on 2026-06-20T10:00:00Z",
-    "2026-07-01T10:00:00Z INF Starting provider *file.Provider",
-    "2026-07-01T10:00:00Z INF Starting provider *acme.Provider",
-    "2026-07-01T10:00:00Z INF Testing certificate renew... providerName=default.acme",
-    # The harmless warnings the manual tells operators to ignore.
-    "2026-07-01T10:00:01Z WRN No domain found in rule PathPrefix(`/`), the TLS options applied "
-    "for this router will depend on the SNI of each request entryPointName=https "
-    "routerName=default@file",
-    "2026-07-01T10:00:01Z WRN Router uses the implicit default TLS store routerName=default@file",
-    # traefik v2 logs our own port-80 probe's unknown token at error level: not an order error.
-    'time="2026-07-01T10:00:02Z" level=error msg="Error getting challenge for token retrying in '
-    '604.891ms" providerName=default.acme',
-]
-
-
-def acme_error(problem: str, status: int = 400) -> str:
-    return (
-        "2026-07-01T10:00:09Z ERR Unable to obtain ACME certificate for domains "
-        f'error="unable to generate a certificate for the domains [{DOMAIN}]: error: one or '
-        f'more domains had a problem:\\n[{DOMAIN}] acme: error: {status} :: {problem}\\n" '
-        f'ACME CA={ACME_PRODUCTION} domains=["{DOMAIN}"] providerName=default.acme '
-        "routerName=default@file rule=PathPrefix(`/`)"
-    )
-
-
-FAILURES: dict[str, tuple[str, str]] = {
-    "rate-limited": (
-        "2026-07-01T10:00:09Z ERR Unable to obtain ACME certificate for domains "
-        f'error="unable to generate a certificate for the domains [{DOMAIN}]: acme: error: 429 '
-        ":: POST :: https://acme-v02.api.letsencrypt.org/acme/new-order :: "
-        "urn:ietf:params:acme:error:rateLimited :: too many certificates (5) already issued for "
-        "this exact set of identifiers in the last 168h0m0s, retry after 2026-07-03 08:12:45 UTC: "
-        'see https://letsencrypt.org/docs/rate-limits/" providerName=default.acme',
-        "do not retry before 2026-07-03 08:12:45 UTC",
-    ),
-    "dns": (
-        acme_error(
-            f"urn:ietf:params:acme:error:dns :: DNS problem: NXDOMAIN looking up A for {DOMAIN} "
-            "- check that a DNS record exists for this domain"
-        ),
-        f"fix the record ({DOMAIN} A {LOOPBACK})",
-    ),
-    "connection": (
-        acme_error(
-            f"urn:ietf:params:acme:error:connection :: 192.0.2.10: Fetching "
-            f"http://{DOMAIN}/.well-known/acme-challenge/Qm9vbQ: Connection refused"
-        ),
-        "allow TCP port 80 from anywhere",
-    ),
-    "unauthorized": (
-        acme_error(
-            f"urn:ietf:params:acme:error:unauthorized :: 192.0.2.10: Invalid response from "
-            f"http://{DOMAIN}/.well-known/acme-challenge/Qm9vbQ: 404",
-            status=403,
-        ),
-        f"point every A/AAAA record of {DOMAIN} at {LOOPBACK} only",
-    ),
-}
-
 
 # ------------------------------------------------------------------ the cluster
 
@@ -230,21 +170,6 @@ class ReplicaSet(threading.Thread):
             self.started.append(name)
 
 
-class FastClock:
-    """Virtual seconds for timeouts; each sleep yields a moment of real time to the
-    ReplicaSet thread, so a 180 s wait costs a fraction of a second."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        time.sleep(0.03)
-
-
 # ------------------------------------------------------------------ the world
 
 
@@ -332,7 +257,9 @@ def world(
         https_port=https.port,
         probe_timeout=3.0,
         dns_timeout=2.0,
-        clock=FastClock(),
+        # Virtual seconds for the timeouts; each sleep yields a moment of real time to the
+        # ReplicaSet thread, so a 180 s wait costs a fraction of a second.
+        clock=FakeClock(on_sleep=lambda _: time.sleep(0.03)),
     )
     world = World(
         kube,
@@ -395,42 +322,6 @@ def test_harmless_lines_alone_leave_the_order_pending(world: World) -> None:
     assert failure.value.cause.startswith(f"no certificate for {DOMAIN} after 30s")
     assert "invoke hub.cert-status" in failure.value.remedy
     assert world.ledger.attempts()[-1].outcome == "pending"
-
-
-@pytest.mark.parametrize(
-    ("text", "kind"),
-    [
-        ("\n".join(STARTUP), None),
-        (FAILURES["dns"][0], "dns"),
-        # A DNS problem that mentions CAA is still a DNS problem (the URN decides).
-        (
-            acme_error(
-                f"urn:ietf:params:acme:error:dns :: DNS problem: SERVFAIL looking up CAA for "
-                f"{DOMAIN} - the domain's nameservers may be malfunctioning"
-            ),
-            "dns",
-        ),
-        (
-            acme_error(
-                f"urn:ietf:params:acme:error:caa :: CAA record for {DOMAIN} prevents issuance",
-                403,
-            ),
-            "caa",
-        ),
-        (acme_error("urn:ietf:params:acme:error:serverInternal :: try again"), "acme-error"),
-        # Same failure in traefik v2's logfmt, without a problem type.
-        (
-            'time="2024-01-01T00:00:00Z" level=error msg="Unable to obtain ACME certificate for '
-            f'domains \\"{DOMAIN}\\": Timeout during connect (likely firewall problem)"',
-            "connection",
-        ),
-        # Error words at info level are not errors.
-        (f"2026-07-01T10:00:00Z INF Connection refused while probing {DOMAIN}", None),
-    ],
-)
-def test_log_classification(text: str, kind: str | None) -> None:
-    outcome = classify_log(text, DOMAIN, LOOPBACK, NAMESPACE)
-    assert (outcome.kind if outcome else None) == kind
 
 
 # ------------------------------------------------------------------ the guard
@@ -634,16 +525,6 @@ def test_expired_production_certificate_does_not_block_a_rehearsal(world: World)
 
 
 # ------------------------------------------------------------------ the task
-
-
-def invoke_hub(*argv: str) -> int:
-    hub = Collection("hub")
-    ssl_tasks.register(hub)
-    try:
-        Program(namespace=Collection(hub), version="test").run(["invoke", *argv], exit=True)
-    except SystemExit as stop:
-        return int(stop.code or 0)
-    return 0
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,8 @@
 """A per-environment record of the certificate orders this tool triggered.
 
 Let's Encrypt issues at most 5 certificates for the same set of names in any 7
-days, and a wasted one cannot be given back. The ledger remembers each retry
-(time, domain, production or staging, outcome) and the retry refuses a fifth
-production attempt in a rolling week, keeping the last one for an emergency,
-unless the operator says --force. Staging orders are recorded but never
-limited: staging has no such limit.
+days, and a wasted one cannot be given back. What is counted and refused:
+docs/tls.md, "The weekly limit and the attempt ledger".
 
 The file is replaced atomically (a temporary file, fsync, rename), so a crash
 or a full disk while writing leaves the previous ledger intact rather than a
@@ -26,8 +23,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from ..core import input_files, paths
-from ..core.errors import BadInput, OperationFailed, Problem, one_line
+from ...core import input_files, paths
+from ...core.errors import BadInput, OperationFailed, Problem, one_line
 
 FILE_NAME = "letsencrypt-attempts.json"
 WINDOW = dt.timedelta(days=7)

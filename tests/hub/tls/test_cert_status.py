@@ -9,26 +9,19 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-from invoke import Collection, Program
+from cryptography.hazmat.primitives import hashes
+from invoke.collection import Collection
 
-from scripts.core import loading
 from scripts.core.console import Console
 from scripts.core.errors import BadInput, OperationFailed
 from scripts.core.loading import Environment
-from scripts.hub import ssl_tasks
-from scripts.hub.cert_status import (
+from scripts.hub.tls import tasks
+from scripts.hub.tls.cert_status import (
     UNINSTALL_REMINDER,
     StatusOptions,
     best_for,
@@ -36,125 +29,19 @@ from scripts.hub.cert_status import (
     from_pem,
     run,
 )
-from scripts.hub.ssl_ledger import Ledger
-from tests.conftest import ROOT
+from scripts.hub.tls.ledger import Ledger
+from tests.hub.tls.helpers import (
+    DOMAIN,
+    NOW,
+    STAGING,
+    acme_store,
+    invoke_hub,
+    issue,
+    seed_secret,
+    write_environment,
+)
 from tests.support.components import ProgrammableHTTPServer
 from tests.support.fakekube import FakeKube
-
-DOMAIN = "jupyter.example.org"
-NOW = dt.datetime(2026, 7, 10, 12, 0, tzinfo=dt.UTC)
-PRODUCTION = ("Let's Encrypt", "R11")
-STAGING = ("(STAGING) Let's Encrypt", "(STAGING) Counterfeit Cashew R10")
-
-
-# ------------------------------------------------------------------ certificates
-
-
-@dataclass(frozen=True)
-class Issued:
-    chain: bytes  # leaf then issuer, PEM
-    key: bytes  # the leaf's private key, PEM
-    leaf: x509.Certificate
-
-
-def _name(organisation: str | None, common: str) -> x509.Name:
-    parts = [x509.NameAttribute(NameOID.COMMON_NAME, common)]
-    if organisation:
-        parts.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation))
-    return x509.Name(parts)
-
-
-def issue(
-    names: tuple[str, ...] = (DOMAIN,),
-    *,
-    issuer: tuple[str, str] | None = PRODUCTION,
-    not_before: dt.datetime = NOW - dt.timedelta(days=30),
-    days: int = 90,
-) -> Issued:
-    """A leaf for names, signed by a made-up CA named like issuer (None: self-signed)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = _name(None, names[0])
-    if issuer is None:
-        ca_key, ca_name, ca_pem = key, subject, b""
-    else:
-        ca_key = ec.generate_private_key(ec.SECP256R1())
-        ca_name = _name(*issuer)
-        ca_cert = (
-            x509.CertificateBuilder()
-            .subject_name(ca_name)
-            .issuer_name(ca_name)
-            .public_key(ca_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(not_before - dt.timedelta(days=365))
-            .not_valid_after(not_before + dt.timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .sign(ca_key, hashes.SHA256())
-        )
-        ca_pem = ca_cert.public_bytes(serialization.Encoding.PEM)
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_before + dt.timedelta(days=days))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return Issued(leaf.public_bytes(serialization.Encoding.PEM) + ca_pem, key_pem, leaf)
-
-
-def acme_store(*issued: Issued, resolver: str = "default") -> str:
-    """traefik's acme.json holding these certificates (Go encodes []byte as base64)."""
-    certificates = [
-        {
-            "domain": {
-                "main": item.leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
-            },
-            "certificate": base64.b64encode(item.chain).decode(),
-            "key": base64.b64encode(item.key).decode(),
-            "Store": "default",
-        }
-        for item in issued
-    ]
-    account = {"Email": "ops@example.org", "Registration": {"uri": "https://acme/acct/1"}}
-    return json.dumps({resolver: {"Account": account, "Certificates": certificates}})
-
-
-def seed_secret(kube: FakeKube, name: str, data: dict[str, str], namespace: str = "jhub") -> None:
-    kube.create(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": name, "namespace": namespace},
-            "type": "Opaque",
-            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
-        }
-    )
-
-
-# ------------------------------------------------------------------ environments
-
-
-def write_environment(
-    config_dir: Path, name: str, overrides: dict[str, Any] | None = None
-) -> Environment:
-    """config/<name>.yaml: the bundled example with dotted-key overrides."""
-    data = yaml.safe_load((ROOT / "config" / "example.yaml").read_text())
-    for dotted, value in (overrides or {}).items():
-        node = data
-        *parents, last = dotted.split(".")
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[last] = value
-    (config_dir / f"{name}.yaml").write_text(yaml.safe_dump(data))
-    return loading.load(name, require_secrets=False)
 
 
 @pytest.fixture
@@ -191,7 +78,7 @@ def test_a_store_is_parsed_into_names_issuer_and_dates() -> None:
 
 def test_staging_issuers_are_recognised() -> None:
     assert from_pem(issue(issuer=STAGING).chain).staging
-    assert from_pem(issue(issuer=(None, "Fake LE Intermediate X1")).chain).staging  # type: ignore[arg-type]
+    assert from_pem(issue(issuer=(None, "Fake LE Intermediate X1")).chain).staging
     assert not from_pem(issue(issuer=("Let's Encrypt", "E6")).chain).staging
 
 
@@ -334,20 +221,10 @@ def test_https_off_is_bad_input(config_dir: Path, kube: FakeKube) -> None:
 # ------------------------------------------------------------------ the task
 
 
-def invoke_hub(*argv: str) -> int:
+def test_register_adds_the_three_tasks() -> None:
     hub = Collection("hub")
-    ssl_tasks.register(hub)
-    try:
-        Program(namespace=Collection(hub), version="test").run(["invoke", *argv], exit=True)
-    except SystemExit as stop:
-        return int(stop.code or 0)
-    return 0
-
-
-def test_register_adds_both_tasks() -> None:
-    hub = Collection("hub")
-    ssl_tasks.register(hub)
-    assert set(hub.task_names) == {"ssl-retry", "cert-status"}
+    tasks.register(hub)
+    assert set(hub.task_names) == {"ssl-retry", "cert-status", "tls-secret"}
 
 
 def test_task_reports_from_the_cluster(

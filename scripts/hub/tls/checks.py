@@ -1,5 +1,8 @@
 """The checks a Let's Encrypt order depends on, asked the way Let's Encrypt asks.
 
+They are steps 1 and 3 to 5 of hub.ssl-retry (docs/tls.md, "Retry issuance"): the
+deployed release must serve the config's domain, the load balancer's address must
+agree with the pinned floating IP, and DNS and port 80 must lead Let's Encrypt to it.
 Let's Encrypt resolves the domain through public DNS and fetches
 http://<domain>/.well-known/acme-challenge/<token> on port 80. So the DNS check
 asks external resolvers (not this machine's, which may have a private view), and
@@ -21,9 +24,21 @@ import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from ..core.errors import OperationFailed, bad_option
+from ...core.errors import OperationFailed, bad_option
+from ...core.templates import ACME_PRODUCTION
+from .ledger import Server
 
+if TYPE_CHECKING:
+    from ...core.helm import Helm
+
+SERVICE = "proxy-public"
+# Octavia VIPs live in these ranges; a floating IP is then attached in front of them.
+_INTERNAL_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+)
 CHALLENGE_PREFIX = "/.well-known/acme-challenge/"
 # What Go's http.NotFound writes; traefik v3's ACME handler writes nothing at all.
 TRAEFIK_NOT_FOUND_BODIES = (b"", b"404 page not found\n", b"404 page not found")
@@ -88,6 +103,101 @@ class Check:
     detail: str
     fix: str = ""
     warnings: tuple[str, ...] = ()
+
+
+# ------------------------------------------------------------------------- deployed release
+
+
+@dataclass(frozen=True)
+class Deployed:
+    domain: str
+    acme_server: str
+    values: dict[str, Any]
+
+
+def server_label(url: str) -> Server:
+    return "staging" if "staging" in url else "production"
+
+
+def read_deployed(helm: Helm, namespace: str, release: str, domain: str, env: str) -> Deployed:
+    """The domain and ACME server the running release was given, checked against the config."""
+    values = helm.get_values(release, namespace)
+    if values is None:
+        raise OperationFailed(
+            f"release {release} is not installed in namespace {namespace}",
+            f"deploy the hub first: `invoke hub.deploy --env {env}`",
+        )
+    https = (values.get("proxy") or {}).get("https") or {}
+    kind = https.get("type", "letsencrypt")
+    if not https.get("enabled") or kind != "letsencrypt":
+        state = "disabled" if not https.get("enabled") else f"type {kind!r}"
+        raise OperationFailed(
+            f"the deployed release {release} has HTTPS {state}, not Let's Encrypt",
+            f"deploy the config (hub.https.mode letsencrypt) with `invoke hub.deploy --env {env}`",
+        )
+    hosts = [str(h).lower() for h in https.get("hosts") or []]
+    if hosts != [domain]:
+        raise OperationFailed(
+            f"the deployed release serves {', '.join(hosts) or 'no domain'}, but the config's "
+            f"hub.domain is {domain}",
+            f"deploy the config first (`invoke hub.deploy --env {env}`), or correct hub.domain; "
+            "ordering for the wrong name would waste an attempt",
+        )
+    server = str((https.get("letsencrypt") or {}).get("acmeServer") or ACME_PRODUCTION)
+    return Deployed(domain, server, values)
+
+
+# ------------------------------------------------------------------------- addresses
+
+
+def expected_address(
+    lb: str | None, floating_ip: str | None, namespace: str, env: str
+) -> tuple[str | None, Check]:
+    """The address DNS must give: the load balancer's, or the floating IP in front of it."""
+    name = "load balancer address"
+    if lb is None:
+        return floating_ip, Check(
+            name,
+            ok=False,
+            detail=f"the Service {namespace}/{SERVICE} has no external address yet",
+            fix=(
+                f"wait for the load balancer (kubectl get svc -n {namespace} {SERVICE}), or "
+                f"diagnose it with `invoke lb.doctor --env {env}`"
+            ),
+        )
+    try:
+        lb_ip = ipaddress.ip_address(lb)
+    except ValueError:
+        if floating_ip:
+            return floating_ip, Check(name, ok=True, detail=f"floating IP {floating_ip}")
+        return None, Check(
+            name,
+            ok=False,
+            detail=f"the Service {namespace}/{SERVICE} reports a host name ({lb}), not an IP",
+            fix="set hub.floating_ip to the public IPv4 address the hub is reached at",
+        )
+    if floating_ip is None or lb == floating_ip:
+        suffix = " (the pinned floating IP)" if floating_ip else ""
+        return lb, Check(name, ok=True, detail=f"{SERVICE} has {lb}{suffix}")
+    if any(lb_ip in network for network in _INTERNAL_NETWORKS):
+        return floating_ip, Check(
+            name,
+            ok=True,
+            detail=(
+                f"floating IP {floating_ip} (the load balancer reports its internal address "
+                f"{lb}; the floating IP is attached outside Kubernetes)"
+            ),
+        )
+    return lb, Check(
+        name,
+        ok=False,
+        detail=f"{SERVICE} has the external IP {lb}, but hub.floating_ip is {floating_ip}",
+        fix=(
+            f"the load balancer did not take the pinned floating IP: run `invoke lb.doctor "
+            f"--env {env}`; or, if {lb} is the address you want, set hub.floating_ip: {lb} and "
+            "point DNS at it"
+        ),
+    )
 
 
 # ------------------------------------------------------------------------- DNS
