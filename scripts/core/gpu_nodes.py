@@ -24,6 +24,9 @@ from typing import Any
 GPU_PRESENT = "nvidia.com/gpu.present"
 NVIDIA_PCI_PRESENT = "feature.node.kubernetes.io/pci-10de.present"
 GPU_RESOURCE = "nvidia.com/gpu"
+# The taint GPU nodes commonly carry, and the one the tool gives its GPU node group
+# (settings.GpuNodes.as_node_group) where the driver applies taints.
+GPU_TAINT = ("nvidia.com/gpu", "present", "NoSchedule")
 
 
 def not_a_gpu_node() -> dict[str, Any]:

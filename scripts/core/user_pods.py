@@ -85,9 +85,19 @@ class PodShape:
 
 
 def gpu_toleration(settings: Settings) -> dict[str, str]:
-    """Tolerates the taint the GPU node group gets where the driver can taint it."""
-    taint = settings.cluster.gpu.as_node_group().taints[0]
-    return {"key": taint.key, "operator": "Equal", "value": taint.value, "effect": taint.effect}
+    """Tolerates the taint of the cluster's GPU node group (where the driver can set one),
+    or the usual nvidia.com/gpu=present:NoSchedule on a cluster the tool did not make."""
+    gpu = settings.cluster.gpu
+    taints = gpu.as_node_group().taints if gpu.enabled else []
+    if taints:
+        return {
+            "key": taints[0].key,
+            "operator": "Equal",
+            "value": taints[0].value,
+            "effect": taints[0].effect,
+        }
+    key, value, effect = gpu_nodes.GPU_TAINT
+    return {"key": key, "operator": "Equal", "value": value, "effect": effect}
 
 
 def shape(profile: Profile, settings: Settings) -> PodShape:

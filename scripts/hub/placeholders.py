@@ -142,7 +142,9 @@ def ensure_all(api: ApiClient, settings: Settings, changes: Changes) -> dict[str
     )
     for item in listed.items:
         if item.metadata.name not in keep:
-            found[item.metadata.name] = _delete(apps, namespace, item.metadata.name, changes)
+            found[item.metadata.name] = _delete(
+                apps, namespace, item.metadata.name, changes, "its profile has no placeholders now"
+            )
     return found
 
 
@@ -158,7 +160,7 @@ def remove_all(api: ApiClient, settings: Settings, changes: Changes) -> list[str
     )
     names = [item.metadata.name for item in listed.items]
     for found in names:
-        _delete(apps, namespace, found, changes)
+        _delete(apps, namespace, found, changes, "the hub goes")
     return names
 
 
@@ -196,10 +198,10 @@ def _ensure(apps: Any, manifest: Manifest, changes: Changes) -> Outcome:
     return "updated"
 
 
-def _delete(apps: Any, namespace: str, found: str, changes: Changes) -> Outcome:
+def _delete(apps: Any, namespace: str, found: str, changes: Changes, why: str) -> Outcome:
     label = f"StatefulSet {namespace}/{found}"
     changes.make(
-        f"delete {label} (its profile has no placeholders now)",
+        f"delete {label} ({why})",
         lambda: kube.call(
             f"delete {label}", lambda: apps.delete_namespaced_stateful_set(found, namespace)
         ),
