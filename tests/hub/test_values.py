@@ -91,7 +91,7 @@ def test_profiles_and_placeholders() -> None:
     }
     assert set(profiles["default"]["kubespawner_override"]) == set(gpu)
     assert profiles["vdi"]["kubespawner_override"]["image"] == (
-        "harbor.example.org/jupyter/jupyterhub-vdi:2025-11"
+        "quay.io/jupyterhub/jupyter-remote-desktop-proxy:3.0.1"
     )
     assert profiles["vdi"]["kubespawner_override"]["default_url"] == "/desktop"
     assert values["singleuser"]["extraEnv"] == {"GRANT_SUDO": "yes"}
