@@ -46,6 +46,18 @@ Opener = Callable[[], Stream]
 def tunnel(api: ApiClient, namespace: str, release: str) -> Iterator[str]:
     """The base URL (http://127.0.0.1:PORT/) of a port-forward to the ready hub pod."""
     pod = hub_pod(api, namespace, release)
+    # One stream opened at once, so a cluster that refuses port-forwards (RBAC, an API
+    # server without the subresource) fails here with its reason, not after a timeout.
+    try:
+        open_stream(api, namespace, pod).close()
+    except Exception as error:
+        raise OperationFailed(
+            f"cannot open a port-forward to pod {namespace}/{pod} to register the admins: "
+            f"{kube.api_message(error)}",
+            "allow pods/portforward for your kubeconfig's user, or register them now "
+            "through the hub's URL with `invoke hub.admins` (someone could take an admin "
+            "name until then)",
+        ) from None
     with relay(lambda: open_stream(api, namespace, pod)) as port:
         yield f"http://127.0.0.1:{port}/"
 

@@ -162,3 +162,19 @@ def test_the_tunnel_carries_several_connections(hub: JupyterHubServer) -> None:
                 assert answer.status_code == 200
         page = requests.get(f"http://127.0.0.1:{port}/hub/signup", timeout=10)
         assert "signup" in page.text.lower()
+
+
+def test_a_cluster_that_refuses_port_forwards_fails_at_once_with_the_remedy(
+    run_task: Run, config_dir: Path, kube: FakeKube, fake_helm: FakeHelm
+) -> None:
+    # The real stream opener against the emulator, which serves no pods/portforward.
+    environments.write(config_dir, ENV, native_config())
+    use_kubeconfig(kube, config_dir, ENV)
+    running_hub(kube)
+
+    result = run_task("hub.deploy", "--env", ENV, "--yes")
+
+    assert result.code == 1
+    assert "cannot open a port-forward to pod jhub/hub-7c9d to register the admins" in result.err
+    assert "invoke hub.admins" in result.err
+    assert "Traceback" not in result.err
