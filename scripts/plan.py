@@ -137,6 +137,8 @@ def object_actions(settings: Settings) -> list[Action]:
 
 
 def release_actions(settings: Settings, build: Path) -> list[Action]:
+    from .hub import placeholders
+
     stage = STAGES[3]
     actions = []
     for release in releases(settings):
@@ -150,6 +152,17 @@ def release_actions(settings: Settings, build: Path) -> list[Action]:
                 "(skipped when the deployed values are equal)",
             )
         )
+        if release.template == "jupyterhub":
+            for m in placeholders.wanted(settings):
+                profile = m["metadata"]["labels"][placeholders.PROFILE_LABEL]
+                actions.append(
+                    Action(
+                        stage,
+                        f"then apply StatefulSet {_name(m)} ({m['spec']['replicas']} placeholder "
+                        f"pod(s) shaped like profile {profile}'s server, at the chart's "
+                        "user-placeholder priority)",
+                    )
+                )
     blackbox = blackbox_release(settings)
     if blackbox is not None:
         chart = settings.monitoring.blackbox.chart
@@ -173,7 +186,13 @@ def verify_actions(settings: Settings) -> list[Action]:
         Action(stage, f"GET {hub.url or 'http://<proxy-public address>/'}hub/api/health"),
     ]
     if hub.auth.type == "native":
-        actions.append(Action(stage, "register admin accounts at once (hub.admins)"))
+        actions.append(
+            Action(
+                stage,
+                "register the admin accounts through a port-forward to the hub pod as soon as "
+                "it answers, before the hub's URL is printed (as hub.admins does)",
+            )
+        )
     if hub.https.mode == "letsencrypt":
         actions.append(
             Action(stage, "report the certificate; if none yet, `invoke hub.ssl-retry` is next")
@@ -182,12 +201,14 @@ def verify_actions(settings: Settings) -> list[Action]:
 
 
 def warnings(settings: Settings) -> list[str]:
+    from .hub import placeholders
+    from .hub.deploy import SUDO_WARNING
+
     hub = settings.hub
     found = []
     if hub.sudo:
-        found.append(
-            "hub.sudo is true: user servers run as root with sudo; users can change their image"
-        )
+        found.append(SUDO_WARNING)
+    found += placeholders.held_idle(settings)
     if hub.https.mode == "off":
         found.append("hub.https.mode is off: passwords and tokens cross the network in clear")
     if hub.https.mode == "letsencrypt" and not hub.floating_ip:
@@ -226,6 +247,7 @@ def write_build(settings: Settings, build: Path) -> list[Path]:
         path.write_text(render(release.template, settings, secrets).text, encoding="utf-8")
         written.append(path)
     found = manifests.planned(settings, secrets)
+    found += [(f"statefulset-{m['metadata']['name']}.yaml", m) for m in hub_placeholders(settings)]
     if settings.monitoring.enabled:
         found += [
             (f"configmap-{m['metadata']['name']}.yaml", m) for m in dashboard_configmaps(settings)
@@ -266,6 +288,12 @@ def blackbox_release(settings: Settings) -> tuple[str, dict[str, object]] | None
     if not (settings.monitoring.enabled and alerts.probed(settings)):
         return None
     return f"{settings.monitoring.blackbox.chart.name}.yaml", probe.values(settings)
+
+
+def hub_placeholders(settings: Settings) -> list[manifests.Manifest]:
+    from .hub import placeholders
+
+    return placeholders.wanted(settings)
 
 
 def dashboard_configmaps(settings: Settings) -> list[manifests.Manifest]:

@@ -8,13 +8,14 @@ validators at the bottom, next to the data they relate.
 from __future__ import annotations
 
 import ipaddress
-import math
 import re
 from typing import Annotated, Literal
+from urllib.parse import unquote
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -22,7 +23,7 @@ from pydantic import (
 )
 
 from .errors import shown
-from .quantities import cpu_cores, memory_bytes
+from .quantities import cpu_millicores, memory_bytes
 
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$", re.IGNORECASE
@@ -54,25 +55,19 @@ def _ipv4(value: str) -> str:
     return value
 
 
-def _finite(number: float, value: object, what: str) -> None:
-    # float('inf') and float('nan') parse as numbers; Kubernetes and KubeSpawner refuse them.
-    if not math.isfinite(number):
-        raise ValueError(f"{shown(value)} is not a finite {what}")
+def _memory(value: object) -> object:
+    # Before pydantic's own parsing, so a bool or a float infinity is refused as such.
+    memory_bytes(value)  # type: ignore[arg-type]
+    return value
 
 
-def _memory(value: str | int) -> str:
-    try:
-        _finite(memory_bytes(str(value)), value, "memory quantity")
-    except OverflowError:
-        raise ValueError(f"{shown(value)} is too large for a memory quantity") from None
-    return str(value)
+def _cpu(value: object) -> object:
+    cpu_millicores(value)  # type: ignore[arg-type]
+    return value
 
 
-def _cpu(value: str | float) -> str | float:
-    try:
-        _finite(cpu_cores(value), value, "CPU quantity")
-    except OverflowError:
-        raise ValueError(f"{shown(value)} is too large for a CPU quantity") from None
+def _size(value: str) -> str:
+    memory_bytes(value)
     return value
 
 
@@ -86,8 +81,12 @@ Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0
 Hostname = Annotated[str, AfterValidator(hostname)]
 Email = Annotated[str, AfterValidator(_email)]
 IPv4 = Annotated[str, AfterValidator(_ipv4)]
-Memory = Annotated[str, AfterValidator(_memory)]
-Cpu = Annotated[str | float, AfterValidator(_cpu)]
+# Resources of user servers: a Kubernetes quantity (docs/configuration.md, "Units"),
+# kept as written and converted to exact bytes and millicores when rendered.
+Memory = Annotated[str | int | float, BeforeValidator(_memory)]
+Cpu = Annotated[str | int | float, BeforeValidator(_cpu)]
+# A volume size: a Kubernetes quantity string, handed to Kubernetes as written.
+Size = Annotated[str, AfterValidator(_size)]
 HttpsUrl = Annotated[str, AfterValidator(_https_url)]
 Image = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._/:@-]*[a-z0-9]$")]
 LabelMap = dict[Annotated[str, StringConstraints(min_length=1)], str]
@@ -254,9 +253,40 @@ class OAuth(Strict):
     admin_groups: list[str] = Field(default_factory=list)
 
 
+def _native_username(value: str) -> str:
+    """A name NativeAuthenticator 1.3 signs up, lowercased as the hub stores it.
+
+    nativeauthenticator/nativeauthenticator.py (1.3.0) lines 389-393 refuse a comma, a
+    space and a slash, then defer to JupyterHub's Authenticator.validate_username
+    (jupyterhub/auth.py at 5.5.0, line 445): not empty, not only dots (also once
+    %-decoded), no whitespace around it. normalize_username (line 615) lowercases, and
+    the hub refuses to start with an admin name that fails these (jupyterhub/app.py
+    lines 2146-2154). nativeauthenticator/orm.py keeps at most 128 characters.
+    Kubernetes object names are KubeSpawner's business: it escapes usernames.
+    """
+    problems = []
+    found = sorted({char for char in value if char in ", /"})
+    if found:
+        shown = ", ".join(repr(char) for char in found)
+        problems.append(f"contains {shown} (NativeAuthenticator refuses ',', ' ' and '/')")
+    if not value or value != value.strip():
+        problems.append("is empty or has whitespace around it")
+    if value and (set(value) == {"."} or set(unquote(value)) == {"."}):
+        problems.append("is only dots")
+    if len(value) > 128:
+        problems.append("is longer than 128 characters")
+    if problems:
+        raise ValueError(f"{value!r} {' and '.join(problems)}")
+    return value.lower()
+
+
+NativeUsername = Annotated[str, AfterValidator(_native_username)]
+
+
 class Native(Strict):
-    admin_users: Annotated[list[Name], Field(min_length=1)]
-    allowed_users: list[Name] = Field(default_factory=list)
+    # Lowercased, as JupyterHub normalizes every name at sign-in.
+    admin_users: Annotated[list[NativeUsername], Field(min_length=1)]
+    allowed_users: list[NativeUsername] = Field(default_factory=list)
     open_signup: bool = False
     check_common_password: bool = True
     minimum_password_length: Annotated[int, Field(ge=8, le=128)] = 10
@@ -285,7 +315,7 @@ class Storage(Strict):
     volume_type: str = ""
     reclaim_policy: Literal["Retain", "Delete"] = "Retain"
     # Cinder will not make a volume smaller than 1 GiB.
-    capacity: Memory = "1Gi"
+    capacity: Size = "1Gi"
 
     @model_validator(mode="after")
     def _minimum(self) -> Storage:
@@ -304,23 +334,35 @@ class MemorySpec(Strict):
     limit: Memory = "1.8G"
 
 
+# The StatefulSet of a profile's placeholders is "user-placeholder-<name>"; with the
+# pods' controller-revision-hash label (<name>-<10 characters>) that must stay within 63.
+PLACEHOLDER_NAME_ROOM = 35
+
+
 class Profile(Strict):
     name: Name
     enabled: bool = True
     display_name: Annotated[str, StringConstraints(min_length=1)]
     description: str = ""
     default: bool = False
+    # Default: singleuser.image, or singleuser.desktop_image for a desktop profile.
     image: Image | None = None
     cpu: CpuSpec = Field(default_factory=CpuSpec)
     memory: MemorySpec = Field(default_factory=MemorySpec)
     gpus: Annotated[int, Field(ge=0, le=16)] = 0
-    # Marks the virtual-desktop profile, whose image serves a desktop over the web.
+    # A virtual desktop: the image serves jupyter-remote-desktop-proxy, and the user
+    # lands on its page (/desktop) instead of singleuser.default_url.
     desktop: bool = False
+    # Where the server opens; default /desktop for a desktop, else singleuser.default_url.
+    default_url: Annotated[str, StringConstraints(pattern=r"^/\S*$")] | None = None
+    # Pods shaped like this profile's server that keep room (and GPUs) free for it; a
+    # user's pod evicts one. The default profile's are hub.placeholders.replicas.
+    placeholders: Annotated[int, Field(ge=0, le=50)] = 0
 
     @model_validator(mode="after")
     def _guarantee_within_limit(self) -> Profile:
         problems = []
-        if cpu_cores(self.cpu.guarantee) > cpu_cores(self.cpu.limit):
+        if cpu_millicores(self.cpu.guarantee) > cpu_millicores(self.cpu.limit):
             problems.append(
                 f"cpu.guarantee: {self.cpu.guarantee} exceeds cpu.limit ({self.cpu.limit})"
             )
@@ -329,15 +371,26 @@ class Profile(Strict):
                 f"memory.guarantee: {self.memory.guarantee} exceeds memory.limit "
                 f"({self.memory.limit})"
             )
+        if memory_bytes(self.memory.limit) == 0:
+            problems.append("memory.limit: must be above 0 (a server needs memory)")
+        if self.placeholders and len(self.name) > PLACEHOLDER_NAME_ROOM:
+            problems.append(
+                f"name: {self.name!r} is too long for placeholders (its StatefulSet "
+                f"user-placeholder-{self.name} needs a name of at most "
+                f"{PLACEHOLDER_NAME_ROOM} characters)"
+            )
         _report(problems)
         return self
 
 
 class Placeholders(Strict):
+    """The chart's own placeholders (scheduling.userPlaceholder), shaped like the default
+    profile; other profiles ask for theirs with `placeholders: N`."""
+
     enabled: bool = True
     replicas: Annotated[int, Field(ge=0, le=100)] = 4
-    # Placeholders reserve room for the default profile only (a z2jh limitation).
-    profile: Name = "default"
+    # Unset: the default profile, whatever its name; a name given must be that one.
+    profile: Name | None = None
 
 
 class Culling(Strict):
@@ -346,8 +399,17 @@ class Culling(Strict):
     every_seconds: Annotated[int, Field(ge=60)] = 300
 
 
+# jupyterhub/jupyter-remote-desktop-proxy publishes its Dockerfile's image (XFCE and
+# TigerVNC on quay.io/jupyter/base-notebook) as quay.io/jupyterhub/jupyter-remote-
+# desktop-proxy:<version> (.github/workflows/release.yaml, publish-images; the version
+# without the tag's "v"). 3.0.1 is the release of tag v3.0.1.
+DESKTOP_IMAGE = "quay.io/jupyterhub/jupyter-remote-desktop-proxy:3.0.1"
+
+
 class Singleuser(Strict):
     image: Image = "quay.io/jupyter/scipy-notebook:2025-11-17"
+    # The image of desktop profiles that name none.
+    desktop_image: Image = DESKTOP_IMAGE
     default_url: str = "/lab"
     start_timeout_seconds: Annotated[int, Field(ge=60, le=7200)] = 1200
     shared_memory: bool = True
@@ -379,7 +441,9 @@ class Hub(Strict):
     placeholders: Placeholders = Field(default_factory=Placeholders)
     culling: Culling = Field(default_factory=Culling)
     user_scheduler: bool = True
-    # Root in user servers (GRANT_SUDO): users can then change their image at will.
+    # Passwordless sudo in user servers (docker-stacks images, GRANT_SUDO): the server
+    # starts as root and allows privilege escalation; users can then change anything in
+    # their container.
     sudo: bool = False
     upgrade_timeout_minutes: Annotated[int, Field(ge=1, le=120)] = 15
 
@@ -395,11 +459,18 @@ class Hub(Strict):
             problems.append(
                 f"profiles: exactly one enabled profile needs default: true (found {len(defaults)})"
             )
-        elif self.placeholders.enabled and self.placeholders.profile != defaults[0]:
+        elif self.placeholders.enabled and self.placeholders.profile not in (None, defaults[0]):
             problems.append(
                 f"placeholders.profile: {self.placeholders.profile!r} is not allowed; "
-                f"placeholders only work for the default profile {defaults[0]!r}"
+                f"hub.placeholders (the chart's own) are for the default profile {defaults[0]!r}; "
+                "give other profiles `placeholders: N`"
             )
+        for index, profile in enumerate(self.profiles):
+            if profile.default and profile.placeholders:
+                problems.append(
+                    f"profiles[{index}].placeholders: the default profile's placeholders are "
+                    "hub.placeholders.replicas; remove this key or set it to 0"
+                )
         if self.https.mode != "off" and not self.domain:
             problems.append(f"domain: required by https.mode {self.https.mode!r}")
         if self.https.mode == "letsencrypt" and not self.https.contact_email:
@@ -516,7 +587,7 @@ class Monitoring(Strict):
     expose: Literal["clusterip", "loadbalancer"] = "clusterip"
     retention: Annotated[str, StringConstraints(pattern=r"^\d+[smhdwy]$")] = "15d"
     retention_size: Annotated[str, StringConstraints(pattern=r"^\d+(B|KB|MB|GB|TB)$")] = "40GB"
-    storage_size: Memory = "50Gi"
+    storage_size: Size = "50Gi"
     dashboards_folder: Annotated[str, StringConstraints(min_length=1, max_length=60)] = "STFC"
     grafana_admin_user: Name = "admin"
     alerts: Alerts = Field(default_factory=Alerts)

@@ -9,8 +9,11 @@ import yaml
 from jinja2 import Environment as Jinja
 from jinja2 import FileSystemLoader, StrictUndefined
 
+from . import user_pods
 from .errors import OperationFailed
+from .gpu_nodes import GPU_RESOURCE
 from .paths import ROOT
+from .quantities import cores
 from .settings import Chart, Profile, Secrets, Settings
 
 TEMPLATES = ROOT / "helm_values"
@@ -61,45 +64,70 @@ def _split_image(reference: str) -> tuple[str, str]:
 
 
 def profile_entry(profile: Profile, settings: Settings) -> dict[str, Any]:
-    """One KubeSpawner profile; the default profile inherits singleuser.* as is."""
+    """One KubeSpawner profile, with every trait any profile changes set explicitly.
+
+    KubeSpawner applies a profile's kubespawner_override on top of the spawner's
+    traits (kubespawner/spawner.py at 7.0.0, _apply_overrides and _load_profile), and
+    JupyterHub keeps a spawner whose start failed (jupyterhub/user.py, User.stop): a
+    user who retries with another profile would keep what the failed one set. So each
+    profile sets them all; a GPU limit is removed with None (recursive_update in
+    kubespawner/utils.py deletes a key set to None).
+    """
+    pod = user_pods.shape(profile, settings)
     entry: dict[str, Any] = {
         "display_name": profile.display_name,
         "description": profile.description,
         "slug": profile.name,
     }
-    # KubeSpawner merges dict overrides into singleuser.extraLabels (spawner.py
-    # _apply_overrides); kube-state-metrics exports the label, and hub.usage reads it.
-    labels = {"extra_labels": {PROFILE_LABEL: profile.name}}
     if profile.default:
         entry["default"] = True
-        entry["kubespawner_override"] = {
-            **labels,
-            **({"image": profile.image} if profile.image else {}),
-        }
-        return entry
-    override: dict[str, Any] = {
-        **labels,
-        "cpu_limit": profile.cpu.limit,
-        "cpu_guarantee": profile.cpu.guarantee,
-        "mem_limit": profile.memory.limit,
-        "mem_guarantee": profile.memory.guarantee,
-        "extra_resource_limits": {},
+    entry["kubespawner_override"] = {
+        **kubespawner_override(pod),
+        # KubeSpawner merges dict overrides into singleuser.extraLabels (spawner.py
+        # _apply_overrides); kube-state-metrics exports the label, and hub.usage reads it.
+        "extra_labels": {PROFILE_LABEL: profile.name},
     }
-    if profile.image:
-        override["image"] = profile.image
-    if profile.gpus:
-        override["extra_resource_limits"] = {"nvidia.com/gpu": str(profile.gpus)}
-        taint = settings.cluster.gpu.as_node_group().taints[0]
-        override["tolerations"] = [
-            {
-                "key": taint.key,
-                "operator": "Equal",
-                "value": taint.value,
-                "effect": taint.effect,
-            }
-        ]
-    entry["kubespawner_override"] = override
     return entry
+
+
+def kubespawner_override(pod: user_pods.PodShape) -> dict[str, Any]:
+    """KubeSpawner's traits for one profile's pod, in the units it and Kubernetes share."""
+    return {
+        "image": pod.image,
+        "default_url": pod.default_url,
+        "cpu_guarantee": cores(pod.cpu_guarantee),
+        "cpu_limit": cores(pod.cpu_limit),
+        "mem_guarantee": pod.memory_guarantee,
+        "mem_limit": pod.memory_limit,
+        "extra_resource_limits": pod.extra_resource_limits() or {GPU_RESOURCE: None},
+        "tolerations": pod.tolerations(),
+        "node_affinity_required": list(pod.node_affinity_required),
+    }
+
+
+def singleuser_shape(settings: Settings) -> dict[str, Any]:
+    """singleuser.* for the default profile: the spawner's starting point and what the
+    chart's placeholders and image pullers read (templates/scheduling/user-placeholder/
+    statefulset.yaml, templates/image-puller/_helpers-daemonset.tpl at 4.4.0)."""
+    pod = user_pods.default_shape(settings)
+    return {
+        "defaultUrl": pod.default_url,
+        "image": {"name": image_name(pod.image), "tag": image_tag(pod.image)},
+        "cpu": {"limit": cores(pod.cpu_limit), "guarantee": cores(pod.cpu_guarantee)},
+        "memory": {"limit": pod.memory_limit, "guarantee": pod.memory_guarantee},
+        "extraResource": {"limits": pod.extra_resource_limits()},
+        "extraTolerations": list(pod.extra_tolerations),
+        "extraNodeAffinity": {"required": list(pod.node_affinity_required)},
+    }
+
+
+def placeholder_resources(settings: Settings) -> dict[str, Any]:
+    """scheduling.userPlaceholder.resources: the default profile's requests and limits in
+    the numbers KubeSpawner writes. Set, the chart uses them as they are (statefulset.yaml
+    lines 66-68) instead of printing singleuser.memory into the template (lines 69-71),
+    where Helm would write a large number of bytes in exponent form."""
+    pod = user_pods.default_shape(settings)
+    return {"requests": pod.requests(), "limits": pod.limits()}
 
 
 def context(settings: Settings, secrets: Secrets) -> dict[str, Any]:
@@ -116,6 +144,12 @@ def context(settings: Settings, secrets: Secrets) -> dict[str, Any]:
         "secrets": secrets,
         "default_profile": hub.default_profile,
         "profile_list": [profile_entry(p, settings) for p in hub.enabled_profiles],
+        "singleuser_shape": singleuser_shape(settings),
+        "placeholder_resources": placeholder_resources(settings),
+        # The chart creates its placeholder PriorityClass only with userPlaceholder
+        # enabled; the other profiles' placeholders need it too.
+        "chart_placeholders": hub.placeholders.enabled or user_pods.placeholder_count(settings) > 0,
+        "core_pod_spec": {"affinity": user_pods.core_pod_affinity()},
         "acme_server": ACME_STAGING if hub.https.staging else ACME_PRODUCTION,
         "oauth_callback_url": f"https://{hub.domain}/hub/oauth_callback",
         "oauth_scopes": scopes,
@@ -133,9 +167,16 @@ def context(settings: Settings, secrets: Secrets) -> dict[str, Any]:
     }
 
 
+class _NoAliases(yaml.SafeDumper):
+    """Writes a value that appears twice twice, not as an &anchor and *alias."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def yaml_block(data: Any, indent: int) -> str:
     """A structured value as an indented YAML block, starting on a new line."""
-    dumped = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    dumped = yaml.dump(data, Dumper=_NoAliases, sort_keys=False, allow_unicode=True, width=100)
     pad = " " * indent
     return "\n" + "".join(f"{pad}{line}\n" for line in dumped.splitlines()).rstrip("\n")
 

@@ -51,7 +51,14 @@ def new_password() -> str:
     return random.token_urlsafe(24)
 
 
-def run(environment: Environment, ui: Console, web: HubWeb, *, dry_run: bool) -> Report:
+def run(
+    environment: Environment, ui: Console, web: HubWeb, *, dry_run: bool, summary: bool = True
+) -> Report:
+    """Sign up each configured admin not yet registered with the stored password.
+
+    hub.deploy calls this too, through a port-forward to the hub pod, with its own
+    summary (summary=False); a name someone else holds fails either way.
+    """
     admins = require_native(environment, "hub.admins")
     stored = dict(environment.secrets.native_admin_passwords) if environment.secrets else {}
     changes = Changes(ui, dry_run=dry_run)
@@ -90,7 +97,7 @@ def run(environment: Environment, ui: Console, web: HubWeb, *, dry_run: bool) ->
                 )
             step.done(f"registered; password in {environment.secrets_path}")
             report.registered.append(name)
-    _finish(environment, ui, report)
+    _finish(environment, ui, report, summary=summary)
     return report
 
 
@@ -106,7 +113,7 @@ def _store(path: Path, name: str, password: str) -> None:
     save_secrets(path, data)
 
 
-def _finish(environment: Environment, ui: Console, report: Report) -> None:
+def _summary_lines(environment: Environment, report: Report) -> list[str]:
     lines = []
     if report.registered:
         lines.append(f"registered now: {', '.join(report.registered)}")
@@ -114,7 +121,12 @@ def _finish(environment: Environment, ui: Console, report: Report) -> None:
         lines.append(f"already registered: {', '.join(report.existing)}")
     if report.registered:
         lines.append(f"passwords: native_admin_passwords in {environment.secrets_path}")
-    ui.summary(lines)
+    return lines
+
+
+def _finish(environment: Environment, ui: Console, report: Report, *, summary: bool) -> None:
+    if summary:
+        ui.summary(_summary_lines(environment, report))
     if report.conflicts:
         names = ", ".join(report.conflicts)
         raise OperationFailed(

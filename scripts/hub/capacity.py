@@ -12,15 +12,22 @@ hand:
     placeholders     = ⌈users / ready_per⌉   one default-profile server kept ready
                                              for every `ready_per` concurrent logins
     max_node_count   = ⌈(users + placeholders) / users per node⌉   default profile
-                     = ⌈users / users per node⌉                      other profiles
+                     = ⌈(users + its placeholders) / users per node⌉  other profiles
+                                             (`placeholders: N` on the profile)
+    held by placeholders = ⌈configured placeholders / users per node⌉ nodes, always up
+
+The figures are the pods' own: a profile's requests come from core.user_pods, the
+shape KubeSpawner and the placeholders get, in the units Kubernetes reads (1.8G is
+1,800,000,000 bytes, 2Gi is 2,147,483,648; docs/configuration.md, "Units").
 
 Guarantees decide how many users share a node (the scheduler packs by requests);
 a limit above the room only means users can never reach it, which is worth a
 warning; a guarantee above the room means the profile never starts there.
 
 Where a profile can run: GPU profiles only on nodes with GPUs; the others on
-every untainted node group (GPU nodes carry the nvidia.com/gpu taint, and other
-taints are tolerated by no profile).
+every node group that is neither a GPU group (their required node affinity keeps
+them off nodes the GPU operator labels, tainted or not) nor tainted otherwise
+(other taints are tolerated by no profile).
 """
 
 from __future__ import annotations
@@ -29,8 +36,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..core.quantities import cpu_cores, memory_bytes
+from ..core.quantities import cpu_millicores, memory_bytes
 from ..core.settings import Profile as ProfileSettings
+from ..core.user_pods import PodShape
 
 MIB = 2**20
 GIB = 2**30
@@ -75,17 +83,32 @@ class ProfileNeeds:
     guarantee: Resources
     limit: Resources
     gpus: int
+    # Placeholder pods configured for it (the chart's replicas for the default profile).
+    placeholders: int = 0
 
     @classmethod
-    def of(cls, profile: ProfileSettings) -> ProfileNeeds:
+    def of(cls, profile: ProfileSettings, placeholders: int | None = None) -> ProfileNeeds:
         return cls(
             name=profile.name,
             default=profile.default,
             guarantee=Resources(
-                _milli(profile.cpu.guarantee), memory_bytes(profile.memory.guarantee)
+                cpu_millicores(profile.cpu.guarantee), memory_bytes(profile.memory.guarantee)
             ),
-            limit=Resources(_milli(profile.cpu.limit), memory_bytes(profile.memory.limit)),
+            limit=Resources(cpu_millicores(profile.cpu.limit), memory_bytes(profile.memory.limit)),
             gpus=profile.gpus,
+            placeholders=profile.placeholders if placeholders is None else placeholders,
+        )
+
+    @classmethod
+    def from_pod(cls, pod: PodShape, placeholders: int) -> ProfileNeeds:
+        """What one pod of the profile requests, as the hub's values give it."""
+        return cls(
+            name=pod.profile,
+            default=pod.default,
+            guarantee=Resources(pod.cpu_guarantee, pod.memory_guarantee),
+            limit=Resources(pod.cpu_limit, pod.memory_limit),
+            gpus=pod.gpus,
+            placeholders=placeholders,
         )
 
 
@@ -100,6 +123,8 @@ class Fit:
     nodes_needed: int | None = None  # for the target number of users (None: no target)
     # Users a full group holds (max_nodes × users per node), when the group has a bound.
     users_at_max: int | None = None
+    # Nodes the profile's configured placeholders keep busy on their own.
+    placeholder_nodes: int | None = None
 
 
 @dataclass
@@ -229,9 +254,18 @@ def _fit(needs: ProfileNeeds, node: NodeShape, users: int, result: Plan) -> Fit:
     count, bound_by = users_per_node(needs, node)
     result.warnings += _limits_above_room(needs, node)
     nodes_needed = None
+    placeholder_nodes = None
+    if count and needs.placeholders:
+        placeholder_nodes = _ceil(needs.placeholders, count)
+        if node.max_nodes is not None and placeholder_nodes > node.max_nodes:
+            result.warnings.append(
+                f"the {needs.placeholders} placeholders of profile {needs.name} alone need "
+                f"{placeholder_nodes} {node.group} nodes; {node.max_key or 'its max_node_count'} "
+                f"is {node.max_nodes}"
+            )
     if users and count:
-        wanted = users + (result.placeholders or 0) if needs.default else users
-        nodes_needed = _ceil(wanted, count)
+        held = (result.placeholders or 0) if needs.default else needs.placeholders
+        nodes_needed = _ceil(users + held, count)
         if node.max_nodes is not None and nodes_needed > node.max_nodes:
             result.warnings.append(
                 f"{users} users of profile {needs.name} on {node.group} need "
@@ -239,7 +273,9 @@ def _fit(needs: ProfileNeeds, node: NodeShape, users: int, result: Plan) -> Fit:
                 f"{node.max_nodes}"
             )
     users_at_max = count * node.max_nodes if node.max_nodes is not None else None
-    return Fit(needs.name, node.group, count, bound_by, nodes_needed, users_at_max)
+    return Fit(
+        needs.name, node.group, count, bound_by, nodes_needed, users_at_max, placeholder_nodes
+    )
 
 
 def _limits_above_room(needs: ProfileNeeds, node: NodeShape) -> list[str]:
@@ -270,7 +306,14 @@ def _limits_above_room(needs: ProfileNeeds, node: NodeShape) -> list[str]:
 # ------------------------------------------------------------------ report
 
 
-def report(plan_: Plan, nodes: list[NodeShape], *, users: int, ready_per: int) -> list[str]:
+def report(
+    plan_: Plan,
+    nodes: list[NodeShape],
+    *,
+    users: int,
+    ready_per: int,
+    needs: Iterable[ProfileNeeds] = (),
+) -> list[str]:
     lines = [
         "Node groups (room for user servers after the per-node reservation of "
         f"{_cpus(RESERVED.cpu_milli)} CPU and {_gib(RESERVED.memory)}):"
@@ -293,6 +336,8 @@ def report(plan_: Plan, nodes: list[NodeShape], *, users: int, ready_per: int) -
             line += f"; {users} users need max_node_count {fit.nodes_needed}"
         elif fit.users_at_max is not None:
             line += f"; {fit.users_at_max} users at the configured maximum"
+        if fit.placeholder_nodes is not None:
+            line += f"; its placeholders keep {fit.placeholder_nodes} node(s) up"
         lines.append(line)
     if plan_.placeholders is not None:
         lines.append(
@@ -302,14 +347,19 @@ def report(plan_: Plan, nodes: list[NodeShape], *, users: int, ready_per: int) -
         )
     else:
         lines.append("Pass --users N for the placeholders and max_node_count N users need.")
+    for profile in needs:
+        if profile.placeholders and not profile.default:
+            gpus = profile.placeholders * profile.gpus
+            lines.append(
+                f"Placeholders of profile {profile.name}: {profile.placeholders} pod(s) shaped "
+                f"like its server, holding {gpus} GPU(s), "
+                f"{_cpus(profile.placeholders * profile.guarantee.cpu_milli)} CPU and "
+                f"{_gib(profile.placeholders * profile.guarantee.memory)} idle for its next users"
+            )
     return lines
 
 
 # ------------------------------------------------------------------ helpers
-
-
-def _milli(value: str | float) -> int:
-    return round(cpu_cores(value) * 1000)
 
 
 def _ceil(numerator: int, denominator: int) -> int:

@@ -65,6 +65,7 @@ def run(
     api: ApiClient | None = None,
 ) -> Plan:
     from ..core import cloud, kube
+    from ..core.user_pods import shapes
     from . import capacity as arithmetic
 
     settings = environment.settings
@@ -75,12 +76,18 @@ def run(
         nodes = flavor_shapes(
             settings, conn if conn is not None else cloud.connect(settings), warnings
         )
-    needs = [arithmetic.ProfileNeeds.of(p) for p in settings.hub.enabled_profiles]
+    placeholders = settings.hub.placeholders
+    chart_placeholders = placeholders.replicas if placeholders.enabled else 0
+    needs = [
+        arithmetic.ProfileNeeds.from_pod(
+            pod, chart_placeholders if pod.default else pod.placeholders
+        )
+        for pod in shapes(settings)
+    ]
     result = arithmetic.plan(needs, nodes, users=users, ready_per=ready_per)
     result.warnings[:0] = warnings
-    placeholders = settings.hub.placeholders
     ui.heading(f"Capacity of environment {environment.name}")
-    for line in arithmetic.report(result, nodes, users=users, ready_per=ready_per):
+    for line in arithmetic.report(result, nodes, users=users, ready_per=ready_per, needs=needs):
         ui.print(line)
     if result.placeholders is not None:
         configured = placeholders.replicas if placeholders.enabled else 0
@@ -186,6 +193,7 @@ def node_shapes(api: ApiClient) -> list[NodeShape]:
     from kubernetes import client
 
     from ..core import kube
+    from ..core.gpu_nodes import GPU_PRESENT, NVIDIA_PCI_PRESENT
     from ..core.quantities import memory_bytes
     from . import capacity as arithmetic
 
@@ -200,6 +208,12 @@ def node_shapes(api: ApiClient) -> list[NodeShape]:
         accepts: Accepts = (
             "all" if not taints else "gpu" if all(t.key == GPU_TAINT for t in taints) else "none"
         )
+        # A node the GPU operator labels takes GPU profiles only, tainted or not: every
+        # other profile has a required node affinity against these labels.
+        if accepts == "all" and any(
+            labels.get(label) == "true" for label in (GPU_PRESENT, NVIDIA_PCI_PRESENT)
+        ):
+            accepts = "gpu"
         allocatable = (node.status.allocatable if node.status else None) or {}
         shape = (
             _millicores(str(allocatable.get("cpu", "0"))),

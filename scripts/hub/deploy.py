@@ -7,13 +7,21 @@
    upgrade at all, so the hub is not restarted;
 5. otherwise the changed keys (secrets masked), a warning about the restart, and
    `helm upgrade --install --wait`;
-6. the hub and proxy pods ready, the load balancer's address, where to go next.
+6. the placeholders of profiles other than the default (placeholders.py);
+7. the hub and proxy pods ready; with native sign-in, the admin accounts registered
+   at once through a port-forward to the hub pod (hub_tunnel.py), before the hub is
+   public, so nobody else can take an admin name first;
+8. the load balancer's address, where to go next.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import requests
 
 from ..core import cloud, helm, kube, manifests, paths, templates, values_diff
 from ..core.changes import Changes
@@ -21,7 +29,8 @@ from ..core.console import Console, Step
 from ..core.loading import Environment
 from ..core.prompts import Ask, confirm_interruption
 from ..core.waiting import Clock, wait_until
-from . import floating_ip
+from . import admins, floating_ip, hub_tunnel, placeholders
+from .hub_web import HubWeb
 from .tls import backup as tls_backup
 from .urls import authorize_url, public_url
 
@@ -31,8 +40,15 @@ if TYPE_CHECKING:
 HUB_PODS = "component=hub,release={release}"
 PROXY_PODS = "component=proxy,release={release}"
 RESTART_WARNING = "hub restarts, about a minute of downtime; running user servers keep running"
+SUDO_WARNING = (
+    "hub.sudo is true: every user gets passwordless sudo (root) in their server "
+    "(GRANT_SUDO, started as root, privilege escalation allowed); they can change "
+    "anything in their container and read whatever is mounted into it"
+)
 # The load balancer comes after the pods; Octavia takes a few minutes to build one.
 LOAD_BALANCER_TIMEOUT = 600
+# The hub pod is ready when this starts; its API answers within seconds.
+HUB_ANSWER_TIMEOUT = 120
 
 
 @dataclass
@@ -41,6 +57,8 @@ class Options:
     yes: bool = False
     ask: Ask | None = None
     clock: Clock | None = None
+    # How to reach the hub pod's own port (tests replace the Kubernetes stream).
+    reach_hub: Callable[[ApiClient, str, str], AbstractContextManager[str]] = hub_tunnel.tunnel
 
 
 @dataclass
@@ -130,7 +148,15 @@ def run(environment: Environment, ui: Console, options: Options) -> Outcome:
             )
             outcome.upgraded = not options.dry_run
 
+    with ui.step("placeholders of other profiles") as step:
+        _report_placeholders(step, placeholders.ensure_all(api, settings, changes))
+
     if options.dry_run:
+        if hub.auth.type == "native":
+            ui.print(
+                "      would register the admin accounts through a port-forward to the hub "
+                "pod, once it is ready"
+            )
         ui.summary(["dry run: nothing was changed"])
         return outcome
 
@@ -149,6 +175,8 @@ def run(environment: Environment, ui: Console, options: Options) -> Outcome:
                     clock=options.clock,
                 )
 
+    admin_lines = _register_admins(environment, ui, api, options)
+
     with ui.step("load balancer address") as step:
         outcome.address = _wait_for_address(api, environment, options.clock)
         if hub.floating_ip and outcome.address != hub.floating_ip:
@@ -161,7 +189,7 @@ def run(environment: Environment, ui: Console, options: Options) -> Outcome:
         else:
             step.unchanged(outcome.address)
 
-    outcome.lines = _next_steps(environment, outcome.address)
+    outcome.lines = _next_steps(environment, outcome.address) + admin_lines
     ui.summary(outcome.lines)
     return outcome
 
@@ -173,13 +201,56 @@ def _report(step: Step, result: kube.Outcome) -> None:
         step.done(result)
 
 
+def _report_placeholders(step: Step, found: dict[str, placeholders.Outcome]) -> None:
+    if not found:
+        step.skipped("none configured")
+    elif all(outcome == "unchanged" for outcome in found.values()):
+        step.unchanged(", ".join(found))
+    else:
+        step.done(", ".join(f"{name} {outcome}" for name, outcome in found.items()))
+
+
+def _register_admins(
+    environment: Environment, ui: Console, api: ApiClient, options: Options
+) -> list[str]:
+    """Native sign-in: the configured admins signed up the moment the hub answers."""
+    hub = environment.settings.hub
+    if hub.auth.type != "native":
+        return []
+    with options.reach_hub(api, hub.namespace, hub.release) as base:
+        with ui.waiting("waiting for the hub to answer on its own port"):
+            wait_until(
+                lambda: _answers(base),
+                what=f"the hub's API through a port-forward to its pod ({base}hub/api/health)",
+                timeout=HUB_ANSWER_TIMEOUT,
+                remedy=f"see `invoke hub.status --env {environment.name}`, then run "
+                f"`invoke hub.admins --env {environment.name}` at once",
+                clock=options.clock,
+            )
+        report = admins.run(environment, ui, HubWeb(base), dry_run=False, summary=False)
+    lines = []
+    if report.registered:
+        lines.append(
+            f"admins registered now: {', '.join(report.registered)} (passwords: "
+            f"native_admin_passwords in {environment.secrets_path})"
+        )
+    if report.existing:
+        lines.append(f"admins already registered: {', '.join(report.existing)}")
+    return lines
+
+
+def _answers(base: str) -> bool | None:
+    try:
+        response = requests.get(f"{base}hub/api/health", timeout=10)
+    except requests.RequestException:
+        return None
+    return True if response.status_code == 200 else None
+
+
 def _warn_about_risky_settings(environment: Environment, ui: Console) -> None:
     hub = environment.settings.hub
     if hub.sudo:
-        ui.warn(
-            "hub.sudo is true: user servers run as root with sudo (GRANT_SUDO); "
-            "users can change their image and read anything mounted into it"
-        )
+        ui.warn(SUDO_WARNING)
     if hub.https.mode == "off":
         ui.warn("hub.https.mode is off: passwords and tokens cross the network unencrypted")
     native = hub.auth.native
@@ -224,9 +295,6 @@ def _next_steps(environment: Environment, address: str) -> list[str]:
     lines = [f"hub: {public_url(environment.settings, address)}", f"load balancer: {address}"]
     if hub.auth.type == "native":
         lines.append(f"approve sign-ups: {authorize_url(environment.settings, address)}")
-        lines.append(
-            f"next: `invoke hub.admins --env {environment.name}` registers the admin accounts now"
-        )
     if hub.https.mode == "letsencrypt":
         lines.append(f"certificate: `invoke hub.cert-status --env {environment.name}`")
     return lines

@@ -13,12 +13,13 @@ from ..core.changes import Changes
 from ..core.console import Console
 from ..core.loading import Environment
 from ..core.prompts import Ask, confirm_deletion
+from . import placeholders
 from .tls import backup as tls_backup
 
 DELETES = (
     "the hub, proxy and autohttps pods, the hub database (its volume: NativeAuthenticator "
-    "accounts and passwords, user list) and the proxy's load balancer; users' own volumes "
-    "and the floating IP are kept"
+    "accounts and passwords, user list), the placeholders (those of other profiles too) and "
+    "the proxy's load balancer; users' own volumes and the floating IP are kept"
 )
 
 
@@ -42,6 +43,15 @@ def run(
             step.done(f"{backup} (mode 0600); hub.deploy restores it")
         else:
             step.skipped("no certificate secret in the cluster")
+
+    # The tool's own placeholders go first: once the chart's PriorityClass is gone they
+    # could never be evicted, and would hold their GPUs for ever.
+    with ui.step("placeholders of other profiles") as step:
+        removed_placeholders = placeholders.remove_all(api, environment.settings, changes)
+        if removed_placeholders:
+            step.done(", ".join(removed_placeholders))
+        else:
+            step.skipped("none in the cluster")
 
     with ui.step(f"helm uninstall {hub.release}") as step:
         if client.status(hub.release, hub.namespace) is None:

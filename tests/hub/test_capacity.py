@@ -310,3 +310,87 @@ def test_ties_and_tainted_groups() -> None:
     assert capacity.plan([needs], [tainted]).warnings == [
         "profile p has no untainted node group to run on: it can never start"
     ]
+
+
+# ------------------------------------------------------------------ placeholders and units
+
+
+def test_profile_placeholders_are_counted_and_their_nodes_shown(
+    config_dir: Path, cloud: FakeCloud, run_task: Run
+) -> None:
+    config = on_fake_flavors()
+    gpu = next(p for p in config["hub"]["profiles"] if p["name"] == "gpu")
+    gpu["placeholders"] = 3
+    write(config_dir, config)
+
+    plan = capacity_tasks.run(load(ENV, require_secrets=False), Console(), users=60, ready_per=10)
+
+    # gpu fits 1 per gpu-worker node (by GPU): 60 users + its 3 placeholders → ⌈63 / 1⌉ = 63.
+    assert fits(plan)[("gpu", "gpu-worker")] == (1, "gpu", 63)
+    (gpu_fit,) = [fit for fit in plan.fits if fit.profile == "gpu"]
+    # The 3 placeholders alone: ⌈3 / 1⌉ = 3 nodes, above cluster.gpu.max_nodes 2.
+    assert gpu_fit.placeholder_nodes == 3
+    assert (
+        "the 3 placeholders of profile gpu alone need 3 gpu-worker nodes; "
+        "cluster.gpu.max_nodes is 2" in plan.warnings
+    )
+    # The default profile's: the chart's 4 replicas on 4 per node → ⌈4 / 4⌉ = 1 node.
+    default = next(f for f in plan.fits if (f.profile, f.group) == ("default", "default-worker"))
+    assert default.placeholder_nodes == 1
+
+    result = run_task("hub.capacity", "--env", ENV)
+    out = " ".join(result.out.split())
+    # 3 × 1 GPU; 3 × 0.05 CPU = 0.15; 3 × 3,000,000,000 B = 8.38 GiB.
+    assert (
+        "Placeholders of profile gpu: 3 pod(s) shaped like its server, holding 3 GPU(s), "
+        "0.15 CPU and 8.38 GiB idle" in out
+    )
+    assert (
+        "gpu on gpu-worker: 1 (by gpu); 2 users at the configured maximum; its placeholders "
+        "keep 3 node(s) up" in out
+    )
+
+
+def test_binary_quantities_count_in_exact_bytes(config_dir: Path, cloud: FakeCloud) -> None:
+    config = on_fake_flavors()
+    config["hub"]["profiles"][0]["memory"] = {"guarantee": "2.3Gi", "limit": "2.3Gi"}
+    config["hub"]["profiles"][0]["cpu"] = {"guarantee": "250m", "limit": "1"}
+    write(config_dir, config)
+
+    plan = capacity_tasks.run(load(ENV, require_secrets=False), Console())
+
+    # 2.3Gi = 2.3 × 1,073,741,824 = 2,469,606,195.2 B → 2,469,606,196 (rounded up, as
+    # Kubernetes does). default-worker room 7,516,192,768 B // 2,469,606,196 = 3;
+    # CPU 3500 // 250 = 14 → 3 (memory).
+    assert fits(plan)[("default", "default-worker")] == (3, "memory", None)
+
+
+def test_an_untainted_node_the_gpu_operator_labels_takes_gpu_profiles_only(
+    config_dir: Path, kube: FakeKube
+) -> None:
+    config = copy.deepcopy(EXAMPLE)
+    config["cluster"] = {
+        "driver": "existing",
+        "name": "campus",
+        "kubeconfig": str(kube.kubeconfig_path),
+    }
+    write(config_dir, config)
+    group = "magnum.openstack.org/nodegroup"
+    kube.create(node("w-0", "3800m", "15Gi", labels={group: "default-worker"}))
+    # What capi-helm gives: no taint, but the GPU operator's labels.
+    kube.create(
+        node(
+            "g-0",
+            "16",
+            "60Gi",
+            labels={group: "gpu-worker", "nvidia.com/gpu.present": "true"},
+            allocatable={"nvidia.com/gpu": "1"},
+        )
+    )
+
+    plan = capacity_tasks.run(load(ENV, require_secrets=False), Console())
+
+    places = {(fit.profile, fit.group) for fit in plan.fits}
+    assert ("default", "gpu-worker") not in places
+    assert ("large", "gpu-worker") not in places
+    assert ("gpu", "gpu-worker") in places

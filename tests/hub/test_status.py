@@ -21,6 +21,9 @@ Run = Callable[..., TaskRun]
 @pytest.fixture
 def installed(run_task: Run, config_dir: Path, kube: FakeKube, fake_helm: FakeHelm) -> FakeKube:
     config = environments.native_secret()
+    # OAuth: a native hub's deploy registers its admins through a port-forward, which
+    # the emulator does not serve (tests/hub/test_deploy_admins.py covers that).
+    config["hub"]["auth"] = environments.example()["hub"]["auth"]
     config["cluster"]["driver"] = "existing"
     config["hub"]["floating_ip"] = FLOATING_IP
     environments.write(config_dir, ENV, config)

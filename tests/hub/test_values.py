@@ -77,23 +77,43 @@ def test_profiles_and_placeholders() -> None:
     assert profiles["default"]["default"] is True
     gpu = profiles["gpu"]["kubespawner_override"]
     assert gpu["extra_resource_limits"] == {"nvidia.com/gpu": "1"}
-    assert gpu["tolerations"] == [
-        {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"}
-    ]
+    assert gpu["tolerations"][0] == {
+        "key": "nvidia.com/gpu",
+        "operator": "Equal",
+        "value": "present",
+        "effect": "NoSchedule",
+    }
     assert gpu["image"].startswith("quay.io/jupyter/pytorch-notebook")
+    # Every profile names every trait a profile changes, so nothing of one carries over
+    # to the next start (a GPU limit is removed with None).
+    assert profiles["large"]["kubespawner_override"]["extra_resource_limits"] == {
+        "nvidia.com/gpu": None
+    }
+    assert set(profiles["default"]["kubespawner_override"]) == set(gpu)
     assert profiles["vdi"]["kubespawner_override"]["image"] == (
-        "harbor.example.org/jupyter/jupyterhub-vdi:2025-11"
+        "quay.io/jupyterhub/jupyter-remote-desktop-proxy:3.0.1"
     )
+    assert profiles["vdi"]["kubespawner_override"]["default_url"] == "/desktop"
     assert values["singleuser"]["extraEnv"] == {"GRANT_SUDO": "yes"}
     assert values["singleuser"]["uid"] == 0
+    assert values["singleuser"]["allowPrivilegeEscalation"] is True
     scheduling = values["scheduling"]
     assert scheduling["podPriority"]["userPlaceholderPriority"] == -10
-    assert scheduling["userPlaceholder"] == {"enabled": True, "replicas": 4}
+    # The default profile's pod in bytes and cores, for the placeholders as for KubeSpawner.
+    assert scheduling["userPlaceholder"] == {
+        "enabled": True,
+        "replicas": 4,
+        "resources": {
+            "requests": {"cpu": 0.05, "memory": 1_800_000_000},
+            "limits": {"cpu": 2, "memory": 1_800_000_000},
+        },
+    }
     assert values_of("native-secret")["scheduling"]["userPlaceholder"]["replicas"] == 0
-    # The default profile's resources are singleuser's: what placeholders reserve.
-    assert values["singleuser"]["memory"] == {"limit": "1.8G", "guarantee": "1.8G"}
+    assert values["singleuser"]["memory"] == {"limit": 1_800_000_000, "guarantee": 1_800_000_000}
+    assert values["singleuser"]["cpu"] == {"limit": 2, "guarantee": 0.05}
     example = values_of("example")
     assert "extraEnv" not in example["singleuser"] and "uid" not in example["singleuser"]
+    assert "allowPrivilegeEscalation" not in example["singleuser"]
     assert [p["slug"] for p in example["singleuser"]["profileList"]] == ["default", "large", "gpu"]
 
 
