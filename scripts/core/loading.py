@@ -343,7 +343,7 @@ def _describe_one(
     if ours:
         message = message.split(", ", 1)[1]
         lines = message.splitlines()
-        if all(": " in line for line in lines) and not _scalar(value):
+        if all(_RELATIVE_KEY.match(line) for line in lines) and not _scalar(value):
             # A model validator's 'relative.key: message' lines, one problem each.
             return [
                 Problem(_join(key, relative), text)
@@ -369,6 +369,11 @@ def _describe_one(
     if not ours and _scalar(value) and repr(value) not in message:
         message = f"{message} (got {shown(value)})"
     return [Problem(key or "(top level)", message)]
+
+
+# A model validator's line starts with the key it is about ("min_nodes: ...", "a.b[0].c: ...");
+# a value's repr ("{'x': 1} is not ...") does not.
+_RELATIVE_KEY = re.compile(r"^[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*|\[\d+\])*: ")
 
 
 def _user_location(loc: tuple[int | str, ...], data: object, kind: str) -> tuple[list[Any], bool]:
