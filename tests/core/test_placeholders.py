@@ -29,7 +29,6 @@ EXAMPLE_KEYS = [
     "hub.https.contact_email",
     "hub.floating_ip",
     "hub.auth.oauth.client_id",
-    "hub.profiles[3].image",
     "gpu.driver.registry",
 ]
 
@@ -90,7 +89,7 @@ def test_plan_works_on_the_example_and_lists_its_placeholders(
 ) -> None:
     result = run_task("plan")
     assert result.code == 0, result.err
-    assert "Placeholders (6)" in result.out
+    assert f"Placeholders ({len(EXAMPLE_KEYS)})" in result.out
     for key in EXAMPLE_KEYS:
         assert f"· {key}: " in result.out, key
 
