@@ -77,8 +77,10 @@ def test_broken_kubeconfig_is_an_operation_failure(tmp_path: Path) -> None:
 def test_namespace_created_then_unchanged(kube: FakeKube) -> None:
     manifest = manifests.namespace("jhub")
     assert corekube.ensure(kube.api_client, manifest, changes()) == "created"
+    # The API server adds the name label itself (SetDefaults_Namespace).
     assert stored(kube, "namespaces", "jhub")["metadata"]["labels"] == {
-        "app.kubernetes.io/managed-by": "jhub-openstack"
+        "app.kubernetes.io/managed-by": "jhub-openstack",
+        "kubernetes.io/metadata.name": "jhub",
     }
     kube.clear_requests()
     assert corekube.ensure(kube.api_client, manifest, changes()) == "unchanged"
@@ -95,7 +97,11 @@ def test_foreign_labels_survive_and_ours_are_restored(kube: FakeKube) -> None:
     )
     assert corekube.ensure(kube.api_client, manifests.namespace("jhub"), changes()) == "updated"
     labels = stored(kube, "namespaces", "jhub")["metadata"]["labels"]
-    assert labels == {"team": "research", "app.kubernetes.io/managed-by": "jhub-openstack"}
+    assert labels == {
+        "team": "research",
+        "app.kubernetes.io/managed-by": "jhub-openstack",
+        "kubernetes.io/metadata.name": "jhub",
+    }
     (patch,) = [r for r in kube.mutating_requests() if r.method == "PATCH"]
     # Only our label is sent: the team's label is left to its owner.
     assert patch.body["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "jhub-openstack"}
@@ -323,3 +329,4 @@ def test_hopeless_pods_fail_at_once(kube: FakeKube) -> None:
             kube.api_client, "jhub", "component=hub", what="the hub", timeout=600, clock=clock
         )
     assert clock.sleeps == []
+

@@ -71,12 +71,11 @@ def controller(kube: FakeKube) -> Iterator[Callable[[], None]]:
             if {"operator": "Exists"} in tolerations and (
                 current["status"]["desiredNumberScheduled"] != 3
             ):
-                kube.patch(
-                    "apps/v1/daemonsets",
-                    NAME,
-                    {"status": {"desiredNumberScheduled": 3, "numberReady": 3}},
-                    namespace="kube-system",
-                )
+                # As the DaemonSet controller does once it has seen the new spec.
+                generation = current["metadata"]["generation"]
+                status = {"desiredNumberScheduled": 3, "numberReady": 3}
+                status["observedGeneration"] = generation
+                kube.patch("apps/v1/daemonsets", NAME, {"status": status}, namespace="kube-system")
 
     def start() -> None:
         thread = threading.Thread(target=run, daemon=True)
