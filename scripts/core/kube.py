@@ -381,6 +381,30 @@ def _wait_until_gone(
     )
 
 
+def apply_crd(api: ApiClient, manifest: Manifest, *, field_manager: str) -> None:
+    """Server-side apply of a CustomResourceDefinition, forced (kubectl apply --server-side
+    --force-conflicts): large CRDs exceed the last-applied annotation's size limit of a
+    client-side apply, and fields helm set when it installed them would conflict."""
+    name = manifest["metadata"]["name"]
+    path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
+    call(
+        f"apply CustomResourceDefinition {name}",
+        lambda: api.call_api(
+            path,
+            "PATCH",
+            query_params=[("fieldManager", field_manager), ("force", "true")],
+            header_params={
+                "Content-Type": "application/apply-patch+yaml",
+                "Accept": "application/json",
+            },
+            body=manifest,
+            response_type="object",
+            auth_settings=["BearerToken"],
+            _return_http_data_only=True,
+        ),
+    )
+
+
 # ------------------------------------------------------------------ reading
 
 
@@ -407,6 +431,59 @@ def read_secret_manifest(api: ApiClient, namespace: str, name: str) -> Manifest 
         return None
     manifest: Manifest = api.sanitize_for_serialization(found)
     return manifest
+
+
+def storage_class_names(api: ApiClient) -> list[str]:
+    from kubernetes import client
+
+    listed = call("list StorageClasses", lambda: client.StorageV1Api(api).list_storage_class())
+    return [str(item.metadata.name) for item in listed.items]
+
+
+def find_daemon_set(
+    api: ApiClient, refs: tuple[known_objects.ObjectRef, ...], *, container: str
+) -> Manifest | None:
+    """The first of these DaemonSets that exists, else any DaemonSet running a container
+    of that name (a cluster set up by hand or by another installer); None when none."""
+    from kubernetes import client
+
+    apps = client.AppsV1Api(api)
+    for ref in refs:
+
+        def read(ref: known_objects.ObjectRef = ref) -> Any:
+            return apps.read_namespaced_daemon_set(ref.name, ref.namespace)
+
+        found = read_or_none(f"read {ref}", read)
+        if found is not None:
+            manifest: Manifest = api.sanitize_for_serialization(found)
+            return manifest
+    listed = call("list DaemonSets", apps.list_daemon_set_for_all_namespaces)
+    for item in listed.items:
+        pod = item.spec.template.spec if item.spec and item.spec.template else None
+        if pod is not None and any(c.name == container for c in pod.containers or []):
+            other: Manifest = api.sanitize_for_serialization(item)
+            return other
+    return None
+
+
+def default_storage_classes(api: ApiClient) -> list[str]:
+    """StorageClasses marked default (GA or beta annotation), newest first: the one a
+    claim without a class gets (DefaultStorageClass admission picks the newest)."""
+    from kubernetes import client
+
+    listed = call("list StorageClasses", lambda: client.StorageV1Api(api).list_storage_class())
+    marked = []
+    for item in listed.items:
+        annotations = (item.metadata.annotations if item.metadata else None) or {}
+        if any(
+            annotations.get(key) == "true"
+            for key in (
+                known_objects.DEFAULT_CLASS_ANNOTATION,
+                known_objects.BETA_DEFAULT_CLASS_ANNOTATION,
+            )
+        ):
+            marked.append((str(item.metadata.creation_timestamp or ""), item.metadata.name))
+    return [name for _created, name in sorted(marked, reverse=True)]
 
 
 def load_balancer_address(api: ApiClient, namespace: str, service: str) -> str | None:
