@@ -352,6 +352,8 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
             if request.resource is not None:
                 if request.method == "GET" and request.subresource == "log":
                     return await self._serve_log(request)
+                if request.method == "GET" and request.action == kmock.action.WATCH:
+                    return await self._stream_watch(request)
                 written = await self._write(request)
                 if written is not None:
                     return written
@@ -669,41 +671,116 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
                 result["kind"] = f"{kind}List"
         return result
 
+    async def _stream_watch(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
+        """Watch events as the API server streams them: JSON lines, Content-Type
+        application/json (kmock's stream says application/octet-stream, which client-go's
+        watchers, helm's --wait among them, cannot decode)."""
+        response = aiohttp.web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request._raw_request)
+        try:
+            async for item in self._serve_watch(request):
+                if isinstance(item, bytes | bytearray):
+                    if item:
+                        await response.write(bytes(item))
+                    continue
+                await response.write(json.dumps(item).encode() + b"\n")
+            await response.write_eof()
+        except (ConnectionResetError, RuntimeError):
+            pass  # the client went away
+        return response
+
     async def _serve_watch(self, request: kmock.Request) -> AsyncIterator[Any]:
+        """Watch semantics of the API server (apiserver pkg/storage/cacher watch):
+
+        * no resourceVersion (or "0"): every existing object first, as ADDED;
+        * a resourceVersion: only changes after it;
+        * sendInitialEvents=true (client-go's WatchList, on by default in client-go 1.35 and
+          so in helm 4's --wait): the existing objects, then a BOOKMARK annotated
+          ``k8s.io/initial-events-end: "true"`` (KEP-3157), then changes;
+        * labelSelector, fieldSelector and timeoutSeconds as for lists.
+        """
+        assert request.resource is not None
+        res, namespace = request.resource, request.namespace
         labels, fields = request.params.get("labelSelector"), request.params.get("fieldSelector")
         timeout = request.params.get("timeoutSeconds")
         since = request.params.get("resourceVersion") or "0"
         since_rv = int(since) if since.isdigit() else 0
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + float(timeout) if timeout else None
-        events = super()._serve_watch(request)
+        initial = request.params.get("sendInitialEvents") == "true"
+
+        def wanted(obj: dict[str, Any]) -> bool:
+            meta = obj.get("metadata", {})
+            return (
+                (namespace is None or meta.get("namespace") == namespace)
+                and match_label_selector(meta.get("labels"), labels)
+                and match_field_selector(obj, fields)
+            )
+
+        bus = self._buses[res]
+        marker = await bus.mark()
         try:
+            async with self._lock:
+                existing = [
+                    (self._first_rv(obj), copy.deepcopy(obj.raw))
+                    for (r, _ns, _n), obj in self._objects.items()
+                    if r == res and not obj.deleted
+                ]
+                start_rv = self.last_rv
+            yield b""
+            replay = initial or since_rv == 0
+            for first_rv, obj in existing:
+                if not wanted(obj):
+                    continue
+                if replay:
+                    yield {"type": "ADDED", "object": obj}
+                elif int(obj["metadata"].get("resourceVersion") or 0) > since_rv:
+                    # Changed since the version asked for (the server's watch cache
+                    # replays those): created after it, or modified after it.
+                    yield {"type": "ADDED" if first_rv > since_rv else "MODIFIED", "object": obj}
+            if initial:
+                api_version, kind = self._identity(res)
+                yield {
+                    "type": "BOOKMARK",
+                    "object": {
+                        "apiVersion": api_version,
+                        "kind": kind,
+                        "metadata": {
+                            "resourceVersion": str(start_rv),
+                            "annotations": {"k8s.io/initial-events-end": "true"},
+                        },
+                    },
+                }
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + float(timeout) if timeout else None
+            stream = bus.stream(since=marker)
+            floor = max(start_rv, since_rv)
             while True:
                 if deadline is None:
-                    item = await anext(events)
+                    item = await anext(stream)
                 else:
                     remaining = deadline - loop.time()
                     if remaining <= 0:
                         return
                     try:
-                        item = await asyncio.wait_for(anext(events), remaining)
+                        item = await asyncio.wait_for(anext(stream), remaining)
                     except TimeoutError:
                         return
-                if isinstance(item, dict):
-                    obj = item.get("object", {})
-                    meta = obj.get("metadata", {})
-                    rv = str(meta.get("resourceVersion", "0"))
-                    if item.get("type") == "ADDED" and rv.isdigit() and int(rv) <= since_rv:
-                        continue
-                    if not match_label_selector(meta.get("labels"), labels):
-                        continue
-                    if not match_field_selector(obj, fields):
-                        continue
-                yield item
+                obj = item.get("object", {}) if isinstance(item, dict) else {}
+                rv = str(obj.get("metadata", {}).get("resourceVersion", "0"))
+                if rv.isdigit() and int(rv) <= floor:
+                    continue  # already in the initial events, or older than asked for
+                if wanted(obj):
+                    yield item
         except StopAsyncIteration:
             return
         finally:
-            await events.aclose()
+            await bus.unmark(marker)
+
+    @staticmethod
+    def _first_rv(obj: Any) -> int:
+        for version in obj.history:
+            if version is not None:
+                return int(version.get("metadata", {}).get("resourceVersion") or 0)
+        return 0
 
     # -- direct (non-HTTP) access, called on the loop thread ---------------------------------
     async def seed(self, obj: dict[str, Any]) -> dict[str, Any]:
