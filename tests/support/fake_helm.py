@@ -515,6 +515,12 @@ class FakeHelm:
         }
         self._save(state)
 
+    def set_status(self, release: str, namespace: str, status: str) -> None:
+        """Give the last revision another state, as an interrupted or failed run would."""
+        state = self._state()
+        state[f"{namespace}/{release}"]["revisions"][-1]["status"] = status
+        self._save(state)
+
     def take(
         self, release: str, *, hooks: float = 0.0, wait: float = 0.0, scale: float = 1.0
     ) -> None:
