@@ -160,7 +160,7 @@ def test_config_map_data_is_replaced_key_by_key(kube: FakeKube) -> None:
 
 
 def test_storage_class_default_annotation_follows_config(kube: FakeKube) -> None:
-    storage = Storage(availability_zone="nova")
+    storage = Storage(availability_zone="nova", default_class=True)
     assert (
         corekube.ensure(kube.api_client, manifests.storage_class(storage), changes()) == "created"
     )
