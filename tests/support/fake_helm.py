@@ -400,10 +400,10 @@ elif command == "show" and positional(1) == "crds":
     chart, version = positional(2), option("--version") or ""
     crds = home / "crds" / f"{chart}-{version.lstrip('v')}.yaml"
     if not crds.exists():
-        # helm/helm v4.1.4 pkg/repo/v1/chartrepo.go FindChartInRepoURL.
-        sys.stderr.write(f'Error: chart "{chart}" version "{version}" not found in '
-                         f'{option("--repo")} repository\n')
-        finish(1)
+        entry = said["show_crds_missing_version"]
+        say(entry, chart=chart, version=version, repo=option("--repo"))
+        finish(entry["exit"])
+    # As helm prints them: each CRD file after a "---" line (pkg/cmd/show.go).
     sys.stdout.write(crds.read_text())
     finish(0)
 

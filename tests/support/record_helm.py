@@ -18,6 +18,7 @@ differently shows up as a failing test.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -27,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,6 +173,49 @@ def _ready(generation: int) -> dict[str, Any]:
             {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"},
         ],
     }
+
+
+CRD = """apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.org
+spec:
+  group: example.org
+  names: {kind: Widget, plural: widgets}
+  scope: Namespaced
+  versions: [{name: v1, served: true, storage: true}]
+"""
+
+
+@contextlib.contextmanager
+def _chart_repository(work: Path, rec: Recorder) -> Iterator[str]:
+    """A chart with a crds/ folder, packaged and indexed, served on loopback."""
+    import functools
+    import http.server
+    import threading
+
+    chart = _chart(work, "crdchart", {"settings.yaml": CONFIG_MAP})
+    (chart / "crds").mkdir()
+    (chart / "crds" / "widgets.yaml").write_text(CRD)
+    served = work / "repository"
+    served.mkdir()
+    assert rec.run("package", str(chart), "--destination", str(served)).code == 0
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    assert rec.run("repo", "index", str(served), "--url", url).code == 0
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield url
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def record(helm: str) -> dict[str, Any]:
@@ -336,6 +380,15 @@ def record(helm: str) -> dict[str, Any]:
         who = {**who, "grower": "name"}
         found["upgrade_conflict"] = _entry(grown, who)
         found["upgrade_conflict"]["status"] = rec.history("grower")[-1]["status"]
+
+        # show crds from a chart repository (a local HTTP server with an index)
+        with _chart_repository(work, rec) as repo:
+            shown = rec.run("show", "crds", "crdchart", "--repo", repo, "--version", "0.1.0")
+            found["show_crds"] = {"exit": shown.code, "stdout": shown.stdout}
+            absent = rec.run("show", "crds", "crdchart", "--repo", repo, "--version", "9.9.9")
+            found["show_crds_missing_version"] = _entry(
+                absent, {repo: "repo", "crdchart": "chart", "9.9.9": "version"}
+            )
         return _unquote(found)
     finally:
         kube.close()
