@@ -400,3 +400,25 @@ def test_core_discovery_names_its_group_version(kube: FakeKube) -> None:
 
     with urllib.request.urlopen(f"{kube.url}/api/v1") as response:
         assert json.load(response)["groupVersion"] == "v1"
+
+
+def test_workloads_are_defaulted_as_the_apps_api_does(kube: FakeKube) -> None:
+    created = k8s.AppsV1Api(kube.api_client).create_namespaced_deployment(
+        "kube-system",
+        {
+            "metadata": {"name": "scaler"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "s"}},
+                "template": {
+                    "metadata": {"labels": {"app": "s"}},
+                    "spec": {"containers": [{"name": "c", "image": "scaler:v1.32.0"}]},
+                },
+            },
+        },
+    )
+    assert created.spec.replicas == 1
+    assert created.spec.strategy.type == "RollingUpdate"
+    assert created.spec.revision_history_limit == 10
+    pod = created.spec.template.spec
+    assert (pod.restart_policy, pod.dns_policy) == ("Always", "ClusterFirst")
+    assert pod.containers[0].image_pull_policy == "IfNotPresent"

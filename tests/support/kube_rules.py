@@ -223,7 +223,47 @@ def _default_service(obj: Obj, allocate: Allocator) -> None:
     obj.setdefault("status", {"loadBalancer": {}})
 
 
+def _default_pod_template(template: Obj) -> None:
+    # pkg/apis/core/v1/defaults.go SetDefaults_PodSpec and SetDefaults_Container.
+    spec = template.setdefault("spec", {})
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("schedulerName", "default-scheduler")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("securityContext", {})
+    for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+        image = str(container.get("image", ""))
+        latest = ":" not in image.rsplit("/", 1)[-1] or image.endswith(":latest")
+        container.setdefault("imagePullPolicy", "Always" if latest else "IfNotPresent")
+        container.setdefault("terminationMessagePath", "/dev/termination-log")
+        container.setdefault("terminationMessagePolicy", "File")
+
+
+def _default_daemon_set(obj: Obj, _: Allocator) -> None:
+    # pkg/apis/apps/v1/defaults.go SetDefaults_DaemonSet.
+    spec = obj.setdefault("spec", {})
+    strategy = spec.setdefault("updateStrategy", {"type": "RollingUpdate"})
+    if strategy.get("type") == "RollingUpdate":
+        strategy.setdefault("rollingUpdate", {"maxUnavailable": 1, "maxSurge": 0})
+    spec.setdefault("revisionHistoryLimit", 10)
+    _default_pod_template(spec.setdefault("template", {}))
+
+
+def _default_deployment(obj: Obj, _: Allocator) -> None:
+    # pkg/apis/apps/v1/defaults.go SetDefaults_Deployment.
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    strategy = spec.setdefault("strategy", {"type": "RollingUpdate"})
+    if strategy.get("type") == "RollingUpdate":
+        strategy.setdefault("rollingUpdate", {"maxUnavailable": "25%", "maxSurge": "25%"})
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("progressDeadlineSeconds", 600)
+    _default_pod_template(spec.setdefault("template", {}))
+
+
 DEFAULTERS: dict[str, Callable[[Obj, Allocator], None]] = {
+    "DaemonSet": _default_daemon_set,
+    "Deployment": _default_deployment,
     "Namespace": _default_namespace,
     "Secret": _default_secret,
     "StorageClass": _default_storage_class,
