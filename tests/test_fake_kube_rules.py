@@ -422,3 +422,31 @@ def test_workloads_are_defaulted_as_the_apps_api_does(kube: FakeKube) -> None:
     pod = created.spec.template.spec
     assert (pod.restart_policy, pod.dns_policy) == ("Always", "ClusterFirst")
     assert pod.containers[0].image_pull_policy == "IfNotPresent"
+
+
+def test_reapplying_the_same_configuration_changes_nothing(kube: FakeKube) -> None:
+    body: dict[str, Any] = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "web:1"}]},
+            },
+        },
+    }
+    seen = []
+    for _ in range(2):
+        applied = kube.api_client.call_api(
+            "/apis/apps/v1/namespaces/default/deployments/web",
+            "PATCH",
+            query_params=[("fieldManager", "helm")],
+            header_params={"Content-Type": "application/apply-patch+yaml"},
+            body=body,
+            response_type="object",
+            _return_http_data_only=True,
+        )
+        seen.append((applied["metadata"]["generation"], applied["metadata"]["resourceVersion"]))
+    assert seen[0] == seen[1]

@@ -529,9 +529,10 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
             new = change(copy.deepcopy(current))
             if not isinstance(new, dict):
                 raise kube_rules.Refusal(422, "Invalid", "the result of the patch is not an object")
-            kube_rules.carry_system_metadata(current, new, status=request.subresource == "status")
             new["apiVersion"], new["kind"] = current.get("apiVersion"), current.get("kind")
+            # Defaults first: metadata.generation moves only when the defaulted spec does.
             kube_rules.apply_defaults(new, self.allocate)
+            kube_rules.carry_system_metadata(current, new, status=request.subresource == "status")
             errors = kube_rules.validate_update(current, new)
             if errors:
                 raise kube_rules.invalid(str(new.get("kind")), name, errors)

@@ -218,6 +218,35 @@ def _chart_repository(work: Path, rec: Recorder) -> Iterator[str]:
         server.server_close()
 
 
+@contextlib.contextmanager
+def _deployments_become_ready(kube: Any) -> Iterator[None]:
+    """A stand-in Deployment controller: every Deployment in the namespace is reported
+    ready for its current generation, as the real one does once its pods run."""
+    import threading
+
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(0.1):
+            for web in kube.objects("apps/v1/deployments", NAMESPACE):
+                generation = int(web["metadata"].get("generation") or 1)
+                if (web.get("status") or {}).get("observedGeneration") != generation:
+                    kube.patch(
+                        "apps/v1/deployments",
+                        web["metadata"]["name"],
+                        {"status": _ready(generation)},
+                        namespace=NAMESPACE,
+                    )
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
 def record(helm: str) -> dict[str, Any]:
     from tests.support.fakekube import FakeKube
 
@@ -317,17 +346,10 @@ def record(helm: str) -> dict[str, Any]:
         found["install_sigkill"] = {"status": last["status"], "description": last["description"]}
 
         # the remedies: rollback to the last deployed revision, uninstall a never-deployed one
-        web = kube.get("deployments", "doomed-web", NAMESPACE)
-        assert web is not None
-        kube.patch(
-            "apps/v1/deployments",
-            "doomed-web",
-            {"status": _ready(int(web["metadata"]["generation"]))},
-            namespace=NAMESPACE,
-        )
-        rolled = rec.run(
-            "rollback", "doomed", "1", "--namespace", NAMESPACE, "--wait", "--timeout", "10s"
-        )
+        with _deployments_become_ready(kube):
+            rolled = rec.run(
+                "rollback", "doomed", "1", "--namespace", NAMESPACE, "--wait", "--timeout", "10s"
+            )
         found["rollback"] = _entry(rolled, {**names, "doomed": "name"})
         entries = rec.history("doomed")
         found["rollback"]["description"] = entries[-1]["description"].replace(
