@@ -25,6 +25,7 @@ from .core.changes import Changes
 from .core.console import Console
 from .core.errors import BadInput, OperationFailed, bad_option
 from .core.loading import Environment
+from .core.releases import Recovery
 from .core.waiting import Clock
 
 if TYPE_CHECKING:
@@ -97,25 +98,36 @@ def run_parallel(jobs: dict[str, Job], ui: Console) -> list[JobResult]:
     return results
 
 
-def release_jobs(environment: Environment, *, dry_run: bool, clock: Clock | None) -> dict[str, Job]:
+def release_jobs(
+    environment: Environment,
+    *,
+    dry_run: bool,
+    clock: Clock | None,
+    recovery: Recovery | None = None,
+) -> dict[str, Job]:
     from .gpu import deploy as gpu_deploy
     from .hub import deploy as hub_deploy
     from .monitoring import deploy as monitoring_deploy
 
     settings = environment.settings
+    recovery = recovery or Recovery()
     # `deploy` was asked for explicitly, so a hub restart is not asked about again; the
     # hub's block still says when it restarts.
     jobs: dict[str, Job] = {
         "hub": lambda console: hub_deploy.run(
-            environment, console, hub_deploy.Options(dry_run=dry_run, yes=True, clock=clock)
+            environment,
+            console,
+            hub_deploy.Options(dry_run=dry_run, yes=True, clock=clock, recovery=recovery),
         )
     }
     if settings.monitoring.enabled:
         jobs["monitoring"] = lambda console: monitoring_deploy.run(
-            environment, console, dry_run=dry_run
+            environment, console, dry_run=dry_run, recovery=recovery
         )
     if settings.gpu_enabled:
-        jobs["gpu-operator"] = lambda console: gpu_deploy.deploy(environment, console, dry_run)
+        jobs["gpu-operator"] = lambda console: gpu_deploy.deploy(
+            environment, console, dry_run, recovery=recovery
+        )
     return jobs
 
 
@@ -144,6 +156,7 @@ def deploy(
     health: bool = True,
     clock: Clock | None = None,
     connection: Connection | None = None,
+    recovery: Recovery | None = None,
 ) -> DeployReport:
     from .cluster import deploy as cluster_deploy
     from .cluster import kubeconfig
@@ -172,7 +185,8 @@ def deploy(
         hub_dns.run(environment, ui, dry_run=dry_run, connection=connection, clock=clock)
 
     ui.heading("Stage 3: releases, in parallel")
-    report.releases = run_parallel(release_jobs(environment, dry_run=dry_run, clock=clock), ui)
+    jobs = release_jobs(environment, dry_run=dry_run, clock=clock, recovery=recovery)
+    report.releases = run_parallel(jobs, ui)
     failed = [result for result in report.releases if not result.ok]
     if failed:
         ui.summary([f"{r.name}: ✓" if r.ok else f"{r.name}: ✗ {r.error}" for r in report.releases])

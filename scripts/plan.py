@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from .core import manifests, paths
+from .core import known_objects, manifests, paths
 from .core.console import Console
 from .core.loading import Environment
 from .core.settings import Settings
@@ -92,17 +92,24 @@ def access_actions(settings: Settings, env: str) -> list[Action]:
     if cluster.driver != "existing":
         actions.append(Action(stage, f"write kubeconfig {paths.kubeconfig_file(env)} (mode 0600)"))
     if cluster.driver == "heat":
+        scaler = known_objects.HEAT_AUTOSCALER
         for group in cluster.all_node_groups():
             actions.append(
                 Action(
                     stage,
-                    f"patch kube-system/cluster-autoscaler: --nodes={group.min_nodes}:"
+                    f"patch {scaler.namespace}/{scaler.name}: --nodes={group.min_nodes}:"
                     f"{group.max_nodes}:{group.name}",
                 )
             )
     if cluster.gpu.enabled:
+        plugins = " or ".join(
+            f"{ref.namespace}/{ref.name}" for ref in known_objects.csi_node_plugins(cluster.driver)
+        )
         actions.append(
-            Action(stage, "tolerate all taints in kube-system/csi-cinder-nodeplugin (GPU nodes)")
+            Action(
+                stage,
+                f"let {plugins} tolerate the GPU taint, unless it already does (GPU nodes)",
+            )
         )
     actions.append(Action(stage, "check nodes Ready and kube-system pods healthy"))
     return actions

@@ -47,16 +47,37 @@ def doctor(c: Context, env: str = "") -> None:
         **ENV_HELP,
         "dry_run": "say what would change; make no mutating call",
         "no_health": "skip the health check at the end",
+        "recover": "releases left pending by an interrupted helm: roll each back to its last "
+        "deployed revision (or uninstall an install never deployed) first; needs --yes",
+        "yes": "with --recover: confirm the rollbacks",
     }
 )
 @procedure
-def deploy(c: Context, env: str = "", dry_run: bool = False, no_health: bool = False) -> None:
+def deploy(  # noqa: PLR0917 - invoke maps each keyword to an option
+    c: Context,
+    env: str = "",
+    dry_run: bool = False,
+    no_health: bool = False,
+    recover: bool = False,
+    yes: bool = False,
+) -> None:
     """Everything: cluster, kubeconfig, fixes, then hub/monitoring/GPU releases in parallel."""
     from . import orchestrate
     from .core import session
+    from .core.errors import bad_option
+    from .core.releases import Recovery
 
+    if recover and not (yes or dry_run):
+        # The releases run in parallel threads, where nobody can be asked.
+        raise bad_option("--yes", "required with --recover (or --dry-run to see the rollbacks)")
     environment, ui = session.begin(env, require_secrets=True)
-    orchestrate.deploy(environment, ui, dry_run=dry_run, health=not no_health)
+    orchestrate.deploy(
+        environment,
+        ui,
+        dry_run=dry_run,
+        health=not no_health,
+        recovery=Recovery(wanted=recover, yes=yes),
+    )
 
 
 @task(help=ENV_HELP)

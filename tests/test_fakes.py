@@ -515,7 +515,14 @@ def _pod(name: str, namespace: str = "jhub", **labels: str) -> dict[str, Any]:
 def test_namespace_and_deployment_through_the_real_client(kube: FakeKube) -> None:
     core, apps = k8s.CoreV1Api(kube.api_client), k8s.AppsV1Api(kube.api_client)
     core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name="jhub")))
-    assert [n.metadata.name for n in core.list_namespace().items] == ["jhub"]
+    # A cluster starts with its four system namespaces.
+    assert [n.metadata.name for n in core.list_namespace().items] == [
+        "default",
+        "kube-system",
+        "kube-public",
+        "kube-node-lease",
+        "jhub",
+    ]
     assert core.read_namespace("jhub").metadata.uid
 
     created = apps.create_namespaced_deployment("jhub", DEPLOYMENT)
@@ -633,8 +640,11 @@ def test_namespace_delete_removes_its_objects(kube: FakeKube) -> None:
         {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "dg=="}}
     )
     k8s.CoreV1Api(kube.api_client).delete_namespace("jhub")
-    assert kube.objects("pods") == [] and kube.objects("namespaces") == []
+    assert kube.objects("pods") == []
     assert kube.get("secrets", "s", "default") is not None
+    # Terminating until the namespace controller (stand-in) finishes a moment later.
+    assert kube.finish_namespace("jhub")
+    assert kube.get("namespaces", "jhub") is None
 
 
 def test_watch_with_the_real_client(kube: FakeKube) -> None:
@@ -746,6 +756,7 @@ def test_cluster_scoped_and_extra_resources(kube: FakeKube) -> None:
     assert kube.get("daemonsets", "csi", "kube-system") is not None
 
     kube.add_resource("monitoring.coreos.com/v1/servicemonitors", kind="ServiceMonitor")
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "monitoring"}})
     custom = k8s.CustomObjectsApi(kube.api_client)
     custom.create_namespaced_custom_object(
         "monitoring.coreos.com",

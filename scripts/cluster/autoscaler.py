@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from ..core import cloud
+from ..core import cloud, known_objects
 from ..core.changes import Changes
 from ..core.console import Console
 from ..core.errors import BadInput, OperationFailed, Problem, bad_option
@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from kubernetes.client import ApiClient
     from openstack.connection import Connection
 
-NAMESPACE = "kube-system"
-AUTOSCALER = "cluster-autoscaler"
+NAMESPACE = str(known_objects.HEAT_AUTOSCALER.namespace)
+AUTOSCALER = known_objects.HEAT_AUTOSCALER.name
 GROUP_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _LIMIT = re.compile(r"^(\d+):(\d+):(.+)$")
 Limits = dict[str, tuple[int, int]]

@@ -12,16 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..core import known_objects
 from ..core.console import Console, Step
 from ..core.errors import OperationFailed
-from ..core.kube import call, read_or_none
+from ..core.kube import call, find_daemon_set, read_or_none
 from .autoscaler import AUTOSCALER, NAMESPACE, node_limits
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
-CSI_DRIVER = "cinder.csi.openstack.org"
-CSI_NODE_PLUGIN = "csi-cinder-nodeplugin"
+CSI_DRIVER = known_objects.CINDER_CSI_DRIVER
 
 
 @dataclass
@@ -69,7 +69,7 @@ def run(api: ApiClient, ui: Console, *, driver: str, env: str) -> Report:
             step.done(f"{len(pods)} pod(s)")
 
     with ui.step("Cinder CSI driver") as step:
-        check_csi(api, nodes, step, report, env)
+        check_csi(api, nodes, step, report, env, driver=_driver(driver))
 
     with ui.step("cluster autoscaler") as step:
         if driver == "capi-helm":
@@ -84,6 +84,14 @@ def run(api: ApiClient, ui: Console, *, driver: str, env: str) -> Report:
         )
     ui.summary()
     return report
+
+
+def _driver(name: str) -> known_objects.Driver:
+    if name == "heat":
+        return "heat"
+    if name == "capi-helm":
+        return "capi-helm"
+    return "existing"
 
 
 def fail(step: Step, report: Report, problem: str, remedy: str) -> None:
@@ -128,14 +136,23 @@ def why_unhealthy(pod: Any) -> str:
     return f"{phase}: {', '.join(reasons)}{more}"
 
 
-def check_csi(api: ApiClient, nodes: list[Any], step: Step, report: Report, env: str) -> None:
+def check_csi(  # noqa: PLR0917 - one step's inputs
+    api: ApiClient,
+    nodes: list[Any],
+    step: Step,
+    report: Report,
+    env: str,
+    driver: known_objects.Driver = "existing",
+) -> None:
+    """The CSIDriver registered and the node plugin wanted on every node; the plugin is
+    looked for where the cluster's driver puts it (core.known_objects.csi_node_plugins)."""
     from kubernetes import client
 
     storage = client.StorageV1Api(api)
-    driver = read_or_none(
+    registered = read_or_none(
         f"read CSIDriver {CSI_DRIVER}", lambda: storage.read_csi_driver(CSI_DRIVER)
     )
-    if driver is None:
+    if registered is None:
         fail(
             step,
             report,
@@ -143,24 +160,28 @@ def check_csi(api: ApiClient, nodes: list[Any], step: Step, report: Report, env:
             "the cluster was made without Cinder CSI (label cinder_csi_enabled on heat)",
         )
         return
-    apps = client.AppsV1Api(api)
-    sets = call("list daemonsets", lambda: apps.list_daemon_set_for_all_namespaces().items)
-    plugins = [d for d in sets if CSI_NODE_PLUGIN in d.metadata.name]
-    if not plugins:
-        fail(step, report, f"no {CSI_NODE_PLUGIN} daemonset", "volumes cannot attach to any node")
+    refs = known_objects.csi_node_plugins(driver)
+    plugin = find_daemon_set(api, refs, container=known_objects.CINDER_CSI_PLUGIN_CONTAINER)
+    if plugin is None:
+        fail(
+            step,
+            report,
+            f"no Cinder CSI node plugin ({' or '.join(str(ref) for ref in refs)})",
+            "volumes cannot attach to any node",
+        )
         return
-    plugin = plugins[0]
-    scheduled = (plugin.status.desired_number_scheduled or 0) if plugin.status else 0
+    where = f"{plugin['metadata']['namespace']}/{plugin['metadata']['name']}"
+    scheduled = int((plugin.get("status") or {}).get("desiredNumberScheduled") or 0)
     if scheduled < len(nodes):
         fail(
             step,
             report,
-            f"{plugin.metadata.name} runs on {scheduled} of {len(nodes)} nodes "
+            f"{where} runs on {scheduled} of {len(nodes)} nodes "
             "(tainted GPU nodes get no plugin, so their volumes never attach)",
             f"let it tolerate all taints: `invoke gpu.fix-csi --env {env}`",
         )
         return
-    step.done(f"{plugin.metadata.namespace}/{plugin.metadata.name} on all {len(nodes)} node(s)")
+    step.done(f"{where} on all {len(nodes)} node(s)")
 
 
 def check_autoscaler(api: ApiClient, step: Step, report: Report, env: str) -> None:

@@ -1,10 +1,14 @@
 """Kubernetes objects we own: create when missing, update only what differs.
 
-`ensure` compares the fields this tool sets (labels and annotations it lists,
-data, the kind's spec fields) with the live object and patches only those, so
-labels added by others survive and a re-run makes no write at all. Fields the
-API server will not change after creation (a StorageClass's provisioner, a
-PriorityClass's value) are reported with a remedy instead of attempted.
+`ensure` compares the fields this tool sets with the live object and patches only
+those, so labels added by others survive and a re-run makes no write at all. What the
+API server adds on its own is never a difference: a field we do not set is not looked
+at (the Namespace's `kubernetes.io/metadata.name` label, a PriorityClass's defaulted
+`preemptionPolicy`, a Service's cluster IP), and a field we set to its zero value
+matches one the server leaves out (`globalDefault: false` is `omitempty`, so it is not
+served). Fields the API server will not change after creation (a StorageClass's
+provisioner, a PriorityClass's value) are reported with a remedy instead of attempted.
+An object that is being deleted (`Terminating`) is waited for, then created anew.
 
 The kubernetes client is imported inside functions: `invoke --list` must not
 pay for it.
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from . import known_objects
 from .changes import Changes
 from .errors import OperationFailed
 from .waiting import Clock, retry, wait_until
@@ -29,17 +34,27 @@ if TYPE_CHECKING:
 Manifest = dict[str, Any]
 Outcome = Literal["created", "updated", "unchanged"]
 T = TypeVar("T")
-DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+DEFAULT_CLASS_ANNOTATION = known_objects.DEFAULT_CLASS_ANNOTATION
+# How long a re-run waits for an object of ours that is still being deleted (a namespace
+# deletes its content first) before it says what holds it.
+TERMINATING_TIMEOUT = 180.0
 
 
 @dataclass(frozen=True)
 class Kind:
-    """How to reach one kind through the typed client, and which fields we own."""
+    """How to reach one kind through the typed client, and which fields we own.
+
+    `fields`: top-level fields we set; what we set in them is compared (maps by the keys we
+    set, lists item by item), what the server adds is not. `whole`: maps we own entirely
+    (a key we no longer set is removed). `immutable`: fields the API server refuses to
+    change, compared only when our manifest sets them.
+    """
 
     api: str
     method: str
     namespaced: bool
     fields: tuple[str, ...] = ()
+    whole: tuple[str, ...] = ()
     immutable: tuple[str, ...] = ()
     # Annotations whose absence from our manifest means "must not be set".
     owned_annotations: tuple[str, ...] = ()
@@ -47,8 +62,8 @@ class Kind:
 
 KINDS: dict[str, Kind] = {
     "Namespace": Kind("CoreV1Api", "namespace", namespaced=False),
-    "Secret": Kind("CoreV1Api", "secret", namespaced=True, fields=("data",), immutable=("type",)),
-    "ConfigMap": Kind("CoreV1Api", "config_map", namespaced=True, fields=("data",)),
+    "Secret": Kind("CoreV1Api", "secret", namespaced=True, whole=("data",), immutable=("type",)),
+    "ConfigMap": Kind("CoreV1Api", "config_map", namespaced=True, whole=("data",)),
     "StorageClass": Kind(
         "StorageV1Api",
         "storage_class",
@@ -64,6 +79,7 @@ KINDS: dict[str, Kind] = {
         fields=("globalDefault", "description"),
         immutable=("value", "preemptionPolicy"),
     ),
+    "Service": Kind("CoreV1Api", "service", namespaced=True, fields=("spec",)),
 }
 
 
@@ -202,12 +218,40 @@ def wire_form(manifest: Manifest) -> Manifest:
     return sent
 
 
+def covers(live: Any, wanted: Any) -> bool:
+    """Whether the live value already holds everything we want there.
+
+    Maps: every key we set, recursively (keys others set are theirs). Lists: the same
+    length, item by item. A value the server left out equals our zero value, since the
+    API serves `omitempty` fields only when they are set (kubernetes/api types.go).
+    """
+    if isinstance(wanted, dict):
+        if live is None:
+            return all(covers(None, value) for value in wanted.values())
+        return isinstance(live, dict) and all(covers(live.get(k), v) for k, v in wanted.items())
+    if isinstance(wanted, list):
+        if live is None:
+            return not wanted
+        return (
+            isinstance(live, list)
+            and len(live) == len(wanted)
+            and all(covers(have, want) for have, want in zip(live, wanted, strict=True))
+        )
+    if live is None:
+        return (
+            wanted is None
+            or wanted is False
+            or (not isinstance(wanted, bool) and wanted in {"", 0})
+        )
+    return bool(live == wanted)
+
+
 def _differences(kind: Kind, wanted: Manifest, live: Manifest) -> tuple[Manifest, list[str]]:
     """A patch that brings live to wanted for the fields we own, and their names.
 
     The client sends a dict as a strategic merge patch; for the maps and scalars we
     patch (labels, annotations, data, spec scalars) that is the same as a JSON merge
-    patch: keys merge, null deletes. No list is ever patched, so the two never differ.
+    patch: keys merge, null deletes.
     """
     patch: Manifest = {}
     changed: list[str] = []
@@ -223,20 +267,19 @@ def _differences(kind: Kind, wanted: Manifest, live: Manifest) -> tuple[Manifest
         if delta:
             patch.setdefault("metadata", {})[section] = delta
             changed.append(f"metadata.{section}")
-    for field in kind.fields:
+    for field in kind.whole:
         if field not in wanted:
             continue
-        ours_value, theirs_value = wanted[field], live.get(field)
-        if field == "data":
-            ours_map, theirs_map = dict(ours_value or {}), dict(theirs_value or {})
-            if ours_map != theirs_map:
-                # null deletes a key in a merge patch: keys we no longer set go away.
-                delta = {k: v for k, v in ours_map.items() if theirs_map.get(k) != v}
-                delta.update({k: None for k in theirs_map if k not in ours_map})
-                patch["data"] = delta
-                changed.append("data")
-        elif ours_value != theirs_value:
-            patch[field] = ours_value
+        ours_map, theirs_map = dict(wanted[field] or {}), dict(live.get(field) or {})
+        if ours_map != theirs_map:
+            # null deletes a key in a merge patch: keys we no longer set go away.
+            delta = {k: v for k, v in ours_map.items() if theirs_map.get(k) != v}
+            delta.update({k: None for k in theirs_map if k not in ours_map})
+            patch[field] = delta
+            changed.append(field)
+    for field in kind.fields:
+        if field in wanted and not covers(live.get(field), wanted[field]):
+            patch[field] = wanted[field]
             changed.append(field)
     return patch, changed
 
@@ -244,14 +287,31 @@ def _differences(kind: Kind, wanted: Manifest, live: Manifest) -> tuple[Manifest
 def _immutable_changes(kind: Kind, wanted: Manifest, live: Manifest) -> list[str]:
     found = []
     for field in kind.immutable:
+        if field not in wanted:
+            continue  # the server's default stands; we never asked for anything else
         ours, theirs = wanted.get(field), live.get(field)
         # An empty map and no map are the same thing to the API server.
-        if (ours or None) != (theirs or None):
+        if isinstance(ours, dict) or isinstance(theirs, dict):
+            same = (ours or None) == (theirs or None)
+        else:
+            same = covers(theirs, ours)
+        if not same:
             found.append(f"{field} (live {theirs!r}, wanted {ours!r})")
     return found
 
 
-def ensure(api: ApiClient, manifest: Manifest, changes: Changes) -> Outcome:
+def _terminating(live: Manifest) -> bool:
+    return bool((live.get("metadata") or {}).get("deletionTimestamp"))
+
+
+def ensure(
+    api: ApiClient,
+    manifest: Manifest,
+    changes: Changes,
+    *,
+    clock: Clock | None = None,
+    terminating_timeout: float = TERMINATING_TIMEOUT,
+) -> Outcome:
     """Create the object, or patch the fields we own that differ; never recreate it."""
     kind = _kind(manifest)
     wanted = wire_form(manifest)
@@ -260,8 +320,19 @@ def ensure(api: ApiClient, manifest: Manifest, changes: Changes) -> Outcome:
     scope = {"namespace": namespace} if kind.namespaced else {}
     label = describe(manifest)
 
-    live_model = read_or_none(f"read {label}", lambda: _method(api, kind, "read")(name, **scope))
-    if live_model is None:
+    def read() -> Manifest | None:
+        found = read_or_none(f"read {label}", lambda: _method(api, kind, "read")(name, **scope))
+        return None if found is None else dict(api.sanitize_for_serialization(found))
+
+    live = read()
+    if live is not None and _terminating(live):
+        if changes.dry_run:
+            changes.make(f"wait for {label} to finish deleting (Terminating)", lambda: None)
+            live = None
+        else:
+            _wait_until_gone(manifest, read, clock, terminating_timeout)
+            live = None
+    if live is None:
         create = _method(api, kind, "create")
         changes.make(
             f"create {label}",
@@ -269,7 +340,6 @@ def ensure(api: ApiClient, manifest: Manifest, changes: Changes) -> Outcome:
         )
         return "created"
 
-    live: Manifest = api.sanitize_for_serialization(live_model)
     immutable = _immutable_changes(kind, wanted, live)
     if immutable:
         raise OperationFailed(
@@ -290,6 +360,62 @@ def ensure(api: ApiClient, manifest: Manifest, changes: Changes) -> Outcome:
         ),
     )
     return "updated"
+
+
+def _wait_until_gone(
+    manifest: Manifest, read: Callable[[], Manifest | None], clock: Clock | None, timeout: float
+) -> None:
+    """A deleted namespace lingers while its content goes; the object is recreated after."""
+    label = describe(manifest)
+    meta = manifest["metadata"]
+    where = f" -n {meta['namespace']}" if meta.get("namespace") else ""
+    show = f"kubectl get {manifest['kind'].lower()}{where} {meta['name']} -o yaml"
+
+    def gone() -> bool | None:
+        current = read()
+        if current is None:
+            return True
+        if not _terminating(current):
+            raise OperationFailed(
+                f"{label} was being deleted and came back meanwhile",
+                "someone else manages it; re-run when it has settled",
+            )
+        return None
+
+    wait_until(
+        gone,
+        what=f"{label} to finish deleting (it is Terminating)",
+        timeout=timeout,
+        remedy=(
+            f"something holds its finalizers: see `{show}` (for a namespace, status.conditions "
+            "name what is left), then re-run"
+        ),
+        clock=clock,
+    )
+
+
+def apply_crd(api: ApiClient, manifest: Manifest, *, field_manager: str) -> None:
+    """Server-side apply of a CustomResourceDefinition, forced (kubectl apply --server-side
+    --force-conflicts): large CRDs exceed the last-applied annotation's size limit of a
+    client-side apply, and fields helm set when it installed them would conflict."""
+    name = manifest["metadata"]["name"]
+    path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
+    call(
+        f"apply CustomResourceDefinition {name}",
+        lambda: api.call_api(
+            path,
+            "PATCH",
+            query_params=[("fieldManager", field_manager), ("force", "true")],
+            header_params={
+                "Content-Type": "application/apply-patch+yaml",
+                "Accept": "application/json",
+            },
+            body=manifest,
+            response_type="object",
+            auth_settings=["BearerToken"],
+            _return_http_data_only=True,
+        ),
+    )
 
 
 # ------------------------------------------------------------------ reading
@@ -318,6 +444,59 @@ def read_secret_manifest(api: ApiClient, namespace: str, name: str) -> Manifest 
         return None
     manifest: Manifest = api.sanitize_for_serialization(found)
     return manifest
+
+
+def storage_class_names(api: ApiClient) -> list[str]:
+    from kubernetes import client
+
+    listed = call("list StorageClasses", lambda: client.StorageV1Api(api).list_storage_class())
+    return [str(item.metadata.name) for item in listed.items]
+
+
+def find_daemon_set(
+    api: ApiClient, refs: tuple[known_objects.ObjectRef, ...], *, container: str
+) -> Manifest | None:
+    """The first of these DaemonSets that exists, else any DaemonSet running a container
+    of that name (a cluster set up by hand or by another installer); None when none."""
+    from kubernetes import client
+
+    apps = client.AppsV1Api(api)
+    for ref in refs:
+
+        def read(ref: known_objects.ObjectRef = ref) -> Any:
+            return apps.read_namespaced_daemon_set(ref.name, ref.namespace)
+
+        found = read_or_none(f"read {ref}", read)
+        if found is not None:
+            manifest: Manifest = api.sanitize_for_serialization(found)
+            return manifest
+    listed = call("list DaemonSets", apps.list_daemon_set_for_all_namespaces)
+    for item in listed.items:
+        pod = item.spec.template.spec if item.spec and item.spec.template else None
+        if pod is not None and any(c.name == container for c in pod.containers or []):
+            other: Manifest = api.sanitize_for_serialization(item)
+            return other
+    return None
+
+
+def default_storage_classes(api: ApiClient) -> list[str]:
+    """StorageClasses marked default (GA or beta annotation), newest first: the one a
+    claim without a class gets (DefaultStorageClass admission picks the newest)."""
+    from kubernetes import client
+
+    listed = call("list StorageClasses", lambda: client.StorageV1Api(api).list_storage_class())
+    marked = []
+    for item in listed.items:
+        annotations = (item.metadata.annotations if item.metadata else None) or {}
+        if any(
+            annotations.get(key) == "true"
+            for key in (
+                known_objects.DEFAULT_CLASS_ANNOTATION,
+                known_objects.BETA_DEFAULT_CLASS_ANNOTATION,
+            )
+        ):
+            marked.append((str(item.metadata.creation_timestamp or ""), item.metadata.name))
+    return [name for _created, name in sorted(marked, reverse=True)]
 
 
 def load_balancer_address(api: ApiClient, namespace: str, service: str) -> str | None:

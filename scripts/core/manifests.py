@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import known_objects
 from .settings import Secrets, Settings, Storage
 from .templates import GRAFANA_SECRET, METRICS_SECRET
 
@@ -30,15 +31,17 @@ def monitoring_namespace(settings: Settings) -> Manifest:
     return manifest
 
 
-def storage_class(storage: Storage) -> Manifest:
+def storage_class(storage: Storage, *, default: bool | None = None) -> Manifest:
+    """The class for user volumes; `default`: annotate it the cluster default (None: only
+    when the config says true, the answer for `auto` needs the live cluster)."""
+    if default is None:
+        default = storage.default_class is True
     parameters: dict[str, str] = {}
     if storage.availability_zone:
         parameters["availability"] = storage.availability_zone
     if storage.volume_type:
         parameters["type"] = storage.volume_type
-    annotations = (
-        {"storageclass.kubernetes.io/is-default-class": "true"} if storage.default_class else {}
-    )
+    annotations = {known_objects.DEFAULT_CLASS_ANNOTATION: "true"} if default else {}
     manifest: Manifest = {
         "apiVersion": "storage.k8s.io/v1",
         "kind": "StorageClass",

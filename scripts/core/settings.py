@@ -309,7 +309,9 @@ class Auth(Strict):
 class Storage(Strict):
     class_name: Name = "cinder-storage"
     create_class: bool = True
-    default_class: bool = True
+    # auto: the cluster default only when the cluster has none (capi-helm clusters come
+    # with one); true: make it the default even then; false: never.
+    default_class: Literal["auto", True, False] = "auto"
     provisioner: str = "cinder.csi.openstack.org"
     availability_zone: str = ""
     volume_type: str = ""

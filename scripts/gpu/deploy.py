@@ -5,8 +5,16 @@ system-node-critical, which Kubernetes before 1.17 refuses outside kube-system, 
 on such clusters (and on the legacy heat driver, which the seed ran) the operator
 and its daemonsets get a user PriorityClass of the highest user value instead.
 
-Like hub.deploy, the release is only upgraded when the rendered values differ from
-what `helm get values` reports, so a second run changes nothing.
+Like hub.deploy, the release is only upgraded when it is not `deployed`, runs another
+chart version, or its values differ from the rendered ones, so a second run changes
+nothing (core.releases); a release left pending by an interrupted helm is reported with
+its history, and `--recover` rolls it back first.
+
+On capi-helm clusters Magnum's platform add-ons already install the operator
+(azimuth-cloud/capi-helm-charts cluster-addons: release nvidia-gpu-operator in
+gpu-operator, on by default). The chart's cluster-scoped objects have fixed names
+(ClusterRole gpu-operator), so a second release could not even install; the operator
+found is used as it is, and said so.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..core import kube, manifests, templates, values_diff
+from ..core import known_objects, kube, manifests, releases, templates
 from ..core.changes import Changes
 from ..core.console import Console
 from ..core.helm import Helm
@@ -28,7 +36,7 @@ if TYPE_CHECKING:
 # The first release that admits system-node-critical pods in every namespace.
 PRIORITY_CLASS_FIXED_IN = (1, 17)
 HELM_TIMEOUT_SECONDS = 900
-GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
+GPU_PRESENT_LABEL = known_objects.GPU_PRESENT_LABEL
 
 
 @dataclass(frozen=True)
@@ -79,7 +87,35 @@ def with_priority_class(settings: Settings, use: bool) -> Settings:
     return settings.model_copy(update={"gpu": gpu})
 
 
-def deploy(environment: Environment, ui: Console, dry_run: bool, helm: Helm | None = None) -> None:
+def foreign_operator(api: ApiClient, settings: Settings) -> str | None:
+    """The release that owns the cluster's GPU operator when it is not ours, else None.
+
+    Read from the helm ownership annotations of the chart's fixed-name ClusterRole
+    (gpu-operator v26.7.0 templates/clusterrole.yaml; helm pkg/action/validate.go)."""
+    from kubernetes import client
+
+    role_ref = known_objects.GPU_OPERATOR_CLUSTER_ROLE
+    rbac = client.RbacAuthorizationV1Api(api)
+    role = kube.read_or_none(f"read {role_ref}", lambda: rbac.read_cluster_role(role_ref.name))
+    if role is None:
+        return None
+    annotations = (role.metadata.annotations if role.metadata else None) or {}
+    owner = annotations.get(known_objects.HELM_RELEASE_NAME_ANNOTATION)
+    where = annotations.get(known_objects.HELM_RELEASE_NAMESPACE_ANNOTATION)
+    if (owner, where) == (settings.gpu.release, settings.gpu.namespace):
+        return None
+    if not owner:
+        return f"{role_ref} exists and belongs to no helm release"
+    return f"helm release {where}/{owner}"
+
+
+def deploy(
+    environment: Environment,
+    ui: Console,
+    dry_run: bool,
+    helm: Helm | None = None,
+    recovery: releases.Recovery | None = None,
+) -> None:
     settings = environment.settings
     gpu = settings.gpu
     changes = Changes(ui, dry_run)
@@ -92,6 +128,25 @@ def deploy(environment: Environment, ui: Console, dry_run: bool, helm: Helm | No
 
     api = kube.api_client(environment.kubeconfig)
     helm = helm or Helm(kubeconfig=environment.kubeconfig)
+
+    owner = foreign_operator(api, settings)
+    if owner is not None:
+        with ui.step("GPU operator") as step:
+            platform = (
+                " (Magnum's capi-helm add-ons install it on every cluster)"
+                if settings.cluster.driver == "capi-helm"
+                else ""
+            )
+            step.unchanged(f"already installed as {owner}{platform}; not installing a second one")
+        if gpu.driver.custom:
+            ui.warn(
+                f"gpu.driver.custom is true, but the operator of {owner} is not this tool's: "
+                "its driver comes from that release's values"
+            )
+        ui.summary(
+            [f"GPU nodes, driver and operator pods: invoke gpu.status --env {environment.name}"]
+        )
+        return
 
     with ui.step(f"Namespace {gpu.namespace}") as step:
         outcome = kube.ensure(api, manifests.namespace(gpu.namespace), changes)
@@ -111,13 +166,25 @@ def deploy(environment: Environment, ui: Console, dry_run: bool, helm: Helm | No
     secrets = environment.secrets or templates.placeholder_secrets()
     values = templates.render("gpu-operator", effective, secrets).values
     chart = gpu.chart
+    wanted = releases.Release(
+        gpu.release, gpu.namespace, chart.version, values, HELM_TIMEOUT_SECONDS
+    )
     with ui.step(f"Release {gpu.release} ({chart.name} {chart.version})") as step:
-        current = helm.get_values(gpu.release, gpu.namespace)
-        if current == values:
-            step.unchanged("values unchanged; no upgrade")
+        plan = releases.settle(
+            helm,
+            wanted,
+            ui,
+            changes,
+            task=f"invoke gpu.deploy --env {environment.name}",
+            recovery=recovery or releases.Recovery(),
+        )
+        if plan.action == "unchanged":
+            step.unchanged(releases.unchanged_detail(plan, chart.version))
         else:
-            changed = [c.path for c in values_diff.changes(current or {}, values)][:6]
-            what = "install" if current is None else f"upgrade ({', '.join(changed)})"
+            changed = [c.path for c in plan.changes][:6]
+            what = "install" if plan.action == "install" else f"upgrade ({plan.reason})"
+            if changed:
+                what += f" at {', '.join(changed)}"
             changes.make(
                 f"helm {what} {gpu.release} from {chart.repo} (values in a private temp file)",
                 lambda: helm.upgrade_install(

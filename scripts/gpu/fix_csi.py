@@ -1,10 +1,17 @@
 """Let the Cinder CSI node plugin run on tainted GPU nodes.
 
 The seed's "Manual Cluster config fix for GPU Workers" (CSI part): on heat-driver
-clusters the csi-cinder-nodeplugin DaemonSet has no toleration for the GPU taint,
-so GPU nodes get no plugin pod, and a user volume cannot attach there ("annotation
-csi.volume.kubernetes.io/nodeid is missing"). The fix, as upstream made it later,
-is a toleration `operator: Exists`, which tolerates every taint.
+clusters the csi-cinder-nodeplugin DaemonSet had no toleration for the GPU taint,
+so GPU nodes got no plugin pod, and a user volume could not attach there ("annotation
+csi.volume.kubernetes.io/nodeid is missing"). The fix, as upstream made it later
+(magnum fa4a6ba7, 2021), is a toleration `operator: Exists`, which tolerates every taint.
+
+Where the plugin lives depends on the driver (core.known_objects): heat puts it in
+kube-system as csi-cinder-nodeplugin; capi-helm's platform add-ons install the
+openstack-cinder-csi chart as openstack-system/openstack-cinder-csi-nodeplugin, which
+already tolerates every taint; for `existing` both names are tried, then any
+DaemonSet running the cinder-csi-plugin container. A plugin that already tolerates the
+GPU nodes' taints is left alone, and the run says so.
 
 The toleration is appended with a JSON patch guarded by the object's
 resourceVersion: other tolerations stay as they are, and a concurrent edit makes
@@ -20,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..core import kube
+from ..core import known_objects, kube
 from ..core.changes import Changes
 from ..core.console import Console
 from ..core.errors import OperationFailed
@@ -30,8 +37,9 @@ from ..core.waiting import Clock, RealClock
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
-NAME = "csi-cinder-nodeplugin"
-NAMESPACE = "kube-system"
+# The heat driver's plugin (kept for callers that name it).
+NAME = known_objects.HEAT_CSI_NODE_PLUGIN.name
+NAMESPACE = str(known_objects.HEAT_CSI_NODE_PLUGIN.namespace)
 TOLERATE_EVERYTHING: dict[str, str] = {"operator": "Exists"}
 PATCH_ATTEMPTS = 3
 # Longest single watch request; the wait renews it until its own deadline.
@@ -169,27 +177,35 @@ def fix_csi(
     apps = client.AppsV1Api(api)
     core = client.CoreV1Api(api)
     changes = Changes(ui, dry_run)
+    driver = environment.settings.cluster.driver
 
     def read_nodes() -> list[dict[str, Any]]:
         found = kube.call("list nodes", core.list_node)
         return [api.sanitize_for_serialization(node) for node in found.items]
 
-    daemonset = _find(api, apps)
-    namespace = daemonset["metadata"]["namespace"]
-    label = f"DaemonSet {namespace}/{NAME}"
-    before = coverage(daemonset, read_nodes())
+    daemonset = _find(api, driver)
+    plugin = _Plugin(daemonset["metadata"]["namespace"], daemonset["metadata"]["name"])
+    label = f"DaemonSet {plugin}"
+    nodes = read_nodes()
+    before = coverage(daemonset, nodes)
     ui.print(f"before: {label} {before.describe()}")
 
     tolerations = daemonset["spec"]["template"].get("spec", {}).get("tolerations") or []
+    gpu_taints = [t.model_dump() for t in environment.settings.cluster.gpu.as_node_group().taints]
     patched = False
     with ui.step(f"Toleration `operator: Exists` on {label}") as step:
         if any(tolerates_everything(t) for t in tolerations):
-            step.unchanged("already present")
+            step.unchanged("already tolerates every taint; nothing to patch")
+        elif not before.uncovered and all(
+            any(tolerates(t, taint) for t in tolerations) for taint in gpu_taints
+        ):
+            shown = ", ".join(_taint(t) for t in gpu_taints)
+            step.unchanged(f"already tolerates the GPU taint ({shown}); nothing to patch")
         else:
             kept = len(tolerations)
             changes.make(
                 f"patch {label}: add toleration operator: Exists (keeping {kept} other(s))",
-                lambda: _add_toleration(api, apps, namespace, daemonset),
+                lambda: _add_toleration(api, apps, plugin, daemonset),
             )
             patched = True
             if dry_run:
@@ -197,7 +213,7 @@ def fix_csi(
             else:
                 step.done(f"{kept} existing toleration(s) kept")
 
-    with ui.step(f"{NAME} on every node") as step:
+    with ui.step(f"{plugin.name} on every node") as step:
         if dry_run:
             step.skipped("dry run")
             ui.summary(["dry run: nothing was changed"])
@@ -207,38 +223,44 @@ def fix_csi(
             after = before
         else:
             after = _wait_for_coverage(
-                apps, namespace, read_nodes, timeout=timeout, clock=clock or RealClock(), ui=ui
+                apps, plugin, read_nodes, timeout=timeout, clock=clock or RealClock(), ui=ui
             )
             step.done(f"{after.desired} of {len(after.nodes)} node(s)")
 
     ui.print(f"after: {label} {after.describe()}")
-    ui.summary([f"check: kubectl get daemonset -n {namespace} {NAME}"])
+    ui.summary([f"check: kubectl get daemonset -n {plugin.namespace} {plugin.name}"])
 
 
-def _find(api: ApiClient, apps: Any) -> dict[str, Any]:
-    """kube-system on heat clusters; elsewhere if a cluster installed it differently."""
-    found = kube.read_or_none(
-        f"read DaemonSet {NAMESPACE}/{NAME}",
-        lambda: apps.read_namespaced_daemon_set(NAME, NAMESPACE),
-    )
-    if found is not None:
-        result: dict[str, Any] = api.sanitize_for_serialization(found)
-        return result
-    everywhere = kube.call(
-        f"look for DaemonSet {NAME}",
-        lambda: apps.list_daemon_set_for_all_namespaces(field_selector=f"metadata.name={NAME}"),
-    )
-    if not everywhere.items:
+@dataclass(frozen=True)
+class _Plugin:
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+def _taint(taint: dict[str, Any]) -> str:
+    value = f"={taint['value']}" if taint.get("value") else ""
+    return f"{taint.get('key')}{value}:{taint.get('effect')}"
+
+
+def _find(api: ApiClient, driver: known_objects.Driver) -> dict[str, Any]:
+    """The driver's own plugin first (core.known_objects), then anything running it."""
+    refs = known_objects.csi_node_plugins(driver)
+    found = kube.find_daemon_set(api, refs, container=known_objects.CINDER_CSI_PLUGIN_CONTAINER)
+    if found is None:
+        looked = " or ".join(str(ref) for ref in refs)
         raise OperationFailed(
-            f"no DaemonSet {NAME} in {NAMESPACE} or any other namespace",
+            f"no Cinder CSI node plugin: no {looked}, and no DaemonSet runs a "
+            f"{known_objects.CINDER_CSI_PLUGIN_CONTAINER} container",
             "the cluster runs without Cinder CSI (heat label cinder_csi_enabled=false?); "
             "there is nothing to fix",
         )
-    other: dict[str, Any] = api.sanitize_for_serialization(everywhere.items[0])
-    return other
+    return found
 
 
-def _add_toleration(api: ApiClient, apps: Any, namespace: str, daemonset: dict[str, Any]) -> None:
+def _add_toleration(api: ApiClient, apps: Any, plugin: _Plugin, daemonset: dict[str, Any]) -> None:
     from kubernetes.client.exceptions import ApiException
 
     current = daemonset
@@ -247,29 +269,31 @@ def _add_toleration(api: ApiClient, apps: Any, namespace: str, daemonset: dict[s
         if any(tolerates_everything(t) for t in tolerations):
             return  # someone else added it meanwhile
         try:
-            _patch(apps, namespace, toleration_patch(current))
+            _patch(apps, plugin, toleration_patch(current))
             return
         except _Conflict:
             if attempt == PATCH_ATTEMPTS:
                 break
             fresh = kube.call(
-                f"read DaemonSet {namespace}/{NAME}",
-                lambda: apps.read_namespaced_daemon_set(NAME, namespace),
+                f"read DaemonSet {plugin}",
+                lambda: apps.read_namespaced_daemon_set(plugin.name, plugin.namespace),
             )
             current = api.sanitize_for_serialization(fresh)
         except ApiException:  # pragma: no cover - kube.call turns these into OperationFailed
             raise
     raise OperationFailed(
-        f"DaemonSet {namespace}/{NAME} kept changing while the toleration was being added",
+        f"DaemonSet {plugin} kept changing while the toleration was being added",
         "something else is editing it (an addon manager?); re-run when it has settled",
     )
 
 
-def _patch(apps: Any, namespace: str, patch: list[dict[str, Any]]) -> None:
+def _patch(apps: Any, plugin: _Plugin, patch: list[dict[str, Any]]) -> None:
     # A list body makes the client send application/json-patch+json.
     kube.call(
-        f"patch DaemonSet {namespace}/{NAME}",
-        lambda: _raw(lambda: apps.patch_namespaced_daemon_set(NAME, namespace, patch)),
+        f"patch DaemonSet {plugin}",
+        lambda: _raw(
+            lambda: apps.patch_namespaced_daemon_set(plugin.name, plugin.namespace, patch)
+        ),
     )
 
 
@@ -291,7 +315,7 @@ def _raw(action: Callable[[], Any]) -> Any:
 
 def _wait_for_coverage(
     apps: Any,
-    namespace: str,
+    plugin: _Plugin,
     read_nodes: Callable[[], list[dict[str, Any]]],
     *,
     timeout: float,
@@ -304,11 +328,11 @@ def _wait_for_coverage(
 
     started = clock.monotonic()
     latest: Coverage | None = None
-    with ui.waiting(f"{NAME} on every node") as status:
+    with ui.waiting(f"{plugin.name} on every node") as status:
         while True:
             found = kube.call(
-                f"read DaemonSet {namespace}/{NAME}",
-                lambda: apps.read_namespaced_daemon_set(NAME, namespace),
+                f"read DaemonSet {plugin}",
+                lambda: apps.read_namespaced_daemon_set(plugin.name, plugin.namespace),
             )
             daemonset = apps.api_client.sanitize_for_serialization(found)
             latest = coverage(daemonset, read_nodes())
@@ -322,8 +346,8 @@ def _wait_for_coverage(
             # nodes are re-read every time because the autoscaler may add one meanwhile.
             stream = watch.Watch().stream(
                 apps.list_namespaced_daemon_set,
-                namespace,
-                field_selector=f"metadata.name={NAME}",
+                plugin.namespace,
+                field_selector=f"metadata.name={plugin.name}",
                 resource_version=daemonset["metadata"]["resourceVersion"],
                 timeout_seconds=max(1, int(min(remaining, WATCH_SECONDS))),
             )
@@ -333,15 +357,15 @@ def _wait_for_coverage(
             except ApiException as error:
                 if error.status != 410:  # 410 Gone: our version is too old; just re-read
                     raise OperationFailed(
-                        f"Kubernetes API: watch DaemonSet {namespace}/{NAME} failed: "
+                        f"Kubernetes API: watch DaemonSet {plugin} failed: "
                         f"{kube.api_message(error)}",
                         "re-run `invoke gpu.fix-csi` (the toleration is already in place)",
                     ) from None
             finally:
                 stream.close()
     raise OperationFailed(
-        f"timed out after {timeout:.0f}s waiting for {NAME} on every node "
+        f"timed out after {timeout:.0f}s waiting for {plugin.name} on every node "
         f"({latest.describe() if latest else 'no status'})",
-        f"see `kubectl describe daemonset -n {namespace} {NAME}` and its pods; "
+        f"see `kubectl describe daemonset -n {plugin.namespace} {plugin.name}` and its pods; "
         "re-run to keep waiting",
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..core import kube
+from ..core import known_objects, kube
 from ..core.console import Console
 from ..core.loading import Environment
 
@@ -17,14 +17,16 @@ if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
 GPU_RESOURCE = "nvidia.com/gpu"
-GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
-PRODUCT_LABEL = "nvidia.com/gpu.product"
-# GPU feature discovery labels; newer releases add the full version in one label.
+GPU_PRESENT_LABEL = known_objects.GPU_PRESENT_LABEL
+PRODUCT_LABEL = known_objects.GPU_PRODUCT_LABEL
+# GPU feature discovery labels (gpu-operator v26.7.0 internal/nodeinfo/attributes.go
+# NodeLabelCudaVersionMajor = nvidia.com/cuda.driver.major); newer releases add the full
+# version in one label.
 DRIVER_FULL_LABEL = "nvidia.com/cuda.driver-version.full"
 DRIVER_PART_LABELS = ("nvidia.com/cuda.driver.major", "nvidia.com/cuda.driver.minor")
 DRIVER_REV_LABEL = "nvidia.com/cuda.driver.rev"
 # Where operator releases before v1.9 (the seed's) put the driver and plugin pods.
-LEGACY_NAMESPACE = "gpu-operator-resources"
+LEGACY_NAMESPACE = known_objects.GPU_OPERATOR_LEGACY_NAMESPACE
 CLUSTER_POLICY = ("nvidia.com", "v1", "clusterpolicies")
 
 
@@ -230,7 +232,7 @@ def _driver_summary(
             f"nodes report driver {', '.join(seen)} but gpu.driver.version is {driver.version}; "
             f"the driver pods restart only when deleted (OnDelete): "
             f"`kubectl delete pod -n {environment.settings.gpu.namespace} -l "
-            "app=nvidia-driver-daemonset`"
+            f"{known_objects.GPU_DRIVER_PODS}`"
         )
     not_ready = [p for p in pods if p.state not in {"Running", "Succeeded"}]
     if not_ready:

@@ -48,15 +48,27 @@ def build_driver(  # noqa: PLR0917 - invoke maps each keyword to an option
     builder.run(environment, build, ui, dry_run)
 
 
-@task(help={"env": ENV_HELP, "dry-run": "show what would change; change nothing"})
+@task(
+    help={
+        "env": ENV_HELP,
+        "dry-run": "show what would change; change nothing",
+        "recover": "a release left pending-install/-upgrade/-rollback by an interrupted helm: "
+        "roll it back to its last deployed revision (or uninstall an install never deployed) "
+        "first",
+        "yes": "with --recover: roll back or uninstall without asking",
+    }
+)
 @procedure
-def deploy(c: Context, env: str = "", dry_run: bool = False) -> None:
+def deploy(
+    c: Context, env: str = "", dry_run: bool = False, recover: bool = False, yes: bool = False
+) -> None:
     """Install or update the GPU operator (namespace, PriorityClass workaround, release)."""
     from ..core import session
+    from ..core.releases import Recovery
     from . import deploy as operator
 
     environment, ui = session.begin(env, require_secrets=False)
-    operator.deploy(environment, ui, dry_run)
+    operator.deploy(environment, ui, dry_run, recovery=Recovery(wanted=recover, yes=yes))
 
 
 @task(

@@ -1,10 +1,14 @@
 """hub.deploy: the seed's "Deploying Jupyter hub", as one repeatable command.
 
 1. the floating IP: allocated and free, or already on this hub's load balancer;
-2. the storage class for user volumes (Cinder CSI) and the hub's namespace;
+2. the storage class for user volumes (Cinder CSI) and the hub's namespace; it is made
+   the cluster default only when the cluster has none (capi-helm clusters come with
+   one), and the run says which class user volumes and the hub database get;
 3. the Let's Encrypt certificate put back from the backup hub.uninstall made;
-4. the values rendered and compared with the deployed release: equal means no
-   upgrade at all, so the hub is not restarted;
+4. the release compared with the config (core.releases): its last revision deployed,
+   the configured chart version, equal values means no upgrade at all, so the hub is
+   not restarted; a release left pending by an interrupted helm is shown with its
+   history and, with --recover, rolled back first;
 5. otherwise the changed keys (secrets masked), a warning about the restart, and
    `helm upgrade --install --wait`;
 6. the placeholders of profiles other than the default (placeholders.py);
@@ -19,13 +23,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import requests
 
-from ..core import cloud, helm, kube, manifests, paths, templates, values_diff
+from ..core import (
+    cloud,
+    helm,
+    known_objects,
+    kube,
+    manifests,
+    paths,
+    releases,
+    templates,
+    values_diff,
+)
 from ..core.changes import Changes
 from ..core.console import Console, Step
+from ..core.errors import OperationFailed
 from ..core.loading import Environment
 from ..core.prompts import Ask, confirm_interruption
 from ..core.waiting import Clock, wait_until
@@ -37,8 +52,8 @@ from .urls import authorize_url, public_url
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
-HUB_PODS = "component=hub,release={release}"
-PROXY_PODS = "component=proxy,release={release}"
+HUB_PODS = "component=" + known_objects.Z2JH_HUB_COMPONENT + ",release={release}"
+PROXY_PODS = "component=" + known_objects.Z2JH_PROXY_COMPONENT + ",release={release}"
 RESTART_WARNING = "hub restarts, about a minute of downtime; running user servers keep running"
 SUDO_WARNING = (
     "hub.sudo is true: every user gets passwordless sudo (root) in their server "
@@ -59,6 +74,7 @@ class Options:
     clock: Clock | None = None
     # How to reach the hub pod's own port (tests replace the Kubernetes stream).
     reach_hub: Callable[[ApiClient, str, str], AbstractContextManager[str]] = hub_tunnel.tunnel
+    recovery: releases.Recovery = field(default_factory=releases.Recovery)
 
 
 @dataclass
@@ -90,9 +106,7 @@ def run(environment: Environment, ui: Console, options: Options) -> Outcome:
             step.unchanged(state.detail)
 
     api = kube.api_client(environment.kubeconfig)
-    if hub.storage.create_class:
-        with ui.step(f"storage class {hub.storage.class_name}") as step:
-            _report(step, kube.ensure(api, manifests.storage_class(hub.storage), changes))
+    _ensure_storage_class(api, environment, ui, changes)
     with ui.step(f"namespace {hub.namespace}") as step:
         _report(step, kube.ensure(api, manifests.namespace(hub.namespace), changes))
 
@@ -109,19 +123,32 @@ def run(environment: Environment, ui: Console, options: Options) -> Outcome:
 
     client = helm.Helm(kubeconfig=environment.kubeconfig)
     wanted = values_diff.normalised(templates.render("jupyterhub", settings, secrets).values)
+    spec = releases.Release(
+        hub.release, hub.namespace, hub.chart.version, wanted, hub.upgrade_timeout_minutes * 60
+    )
     with ui.step(f"compare values with release {hub.release}") as step:
-        reason, differences = _upgrade_reason(client, environment, wanted)
-        if reason is None:
+        plan = releases.settle(
+            client,
+            spec,
+            ui,
+            changes,
+            task=f"invoke hub.deploy --env {environment.name}",
+            recovery=options.recovery,
+            normalise=values_diff.normalised,
+        )
+        reason: str | None = None
+        if plan.action == "unchanged":
             step.unchanged("unchanged, hub not restarted")
             outcome.skipped_reason = "unchanged"
         else:
+            reason = plan.reason
             step.done(reason)
-    for line in differences:
+    for line in values_diff.summary(plan.changes):
         ui.print(f"      {line}")
 
     if reason is not None:
         proceed = True
-        if reason != "not installed yet":
+        if plan.action != "install":
             ui.warn(RESTART_WARNING)
             proceed = options.dry_run or confirm_interruption(
                 f"Upgrade {hub.release} now?", yes=options.yes, ask=options.ask
@@ -258,25 +285,46 @@ def _warn_about_risky_settings(environment: Environment, ui: Console) -> None:
         ui.warn("hub.auth.native.open_signup is true: anyone who signs up can use the hub")
 
 
-def _upgrade_reason(
-    client: helm.Helm, environment: Environment, wanted: dict[str, Any]
-) -> tuple[str | None, list[str]]:
-    """Why the release must be installed or upgraded (None: it already matches), and the
-    changed keys to show."""
-    hub = environment.settings.hub
-    deployed = client.get_values(hub.release, hub.namespace)
-    if deployed is None:
-        return "not installed yet", []
-    status = client.status(hub.release, hub.namespace)
-    found = values_diff.changes(values_diff.normalised(deployed), wanted)
-    reasons = []
-    if found:
-        reasons.append(f"{len(found)} value(s) changed")
-    if status is not None and status.chart_version.lstrip("v") != hub.chart.version.lstrip("v"):
-        reasons.append(f"chart {status.chart_version} → {hub.chart.version}")
-    if status is not None and status.status != "deployed":
-        reasons.append(f"last release is {status.status}")
-    return "; ".join(reasons) or None, values_diff.summary(found)
+def _ensure_storage_class(
+    api: ApiClient, environment: Environment, ui: Console, changes: Changes
+) -> None:
+    """The class for user volumes, default only when the cluster has no default yet."""
+    storage = environment.settings.hub.storage
+    others = [name for name in kube.default_storage_classes(api) if name != storage.class_name]
+    if not storage.create_class:
+        with ui.step(f"storage class {storage.class_name}") as step:
+            if storage.class_name not in kube.storage_class_names(api):
+                raise OperationFailed(
+                    f"StorageClass {storage.class_name} (hub.storage.class_name) does not exist "
+                    "and hub.storage.create_class is false: user volumes would stay Pending",
+                    "set hub.storage.class_name to one of `kubectl get storageclass`, or "
+                    "create_class: true",
+                )
+            step.unchanged("exists (not managed here: hub.storage.create_class is false)")
+    else:
+        setting = storage.default_class
+        make_default = setting is True or (setting == "auto" and not others)
+        with ui.step(f"storage class {storage.class_name}") as step:
+            manifest = manifests.storage_class(storage, default=make_default)
+            _report(step, kube.ensure(api, manifest, changes))
+        if setting is True and others:
+            ui.warn(
+                f"hub.storage.default_class is true, but {', '.join(others)} is a default "
+                "StorageClass too; claims without a class get the newest of them"
+            )
+    cluster_default = (
+        storage.class_name
+        if storage.create_class and (storage.default_class is True or not others)
+        else (others[0] if others else "none (they stay Pending)")
+    )
+    if storage.create_class and storage.default_class == "auto" and others:
+        why = f"{others[0]} is the cluster default already, so {storage.class_name} is not made one"
+        ui.print(f"      {why}")
+    ui.print(
+        f"      user volumes: StorageClass {storage.class_name} "
+        "(singleuser.storage.dynamic.storageClass); claims without a class, like the hub "
+        f"database's {known_objects.Z2JH_HUB_DB_CLAIM}: {cluster_default}"
+    )
 
 
 def _wait_for_address(api: ApiClient, environment: Environment, clock: Clock | None) -> str:

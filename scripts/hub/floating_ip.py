@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..core import cloud
+from ..core import cloud, known_objects
 from ..core.errors import OperationFailed
 from ..core.settings import Settings
 
-PROXY_SERVICE = "proxy-public"
+PROXY_SERVICE = known_objects.Z2JH_PROXY_PUBLIC
 
 
 def load_balancer_name(cluster: str, namespace: str, service: str = PROXY_SERVICE) -> str:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from ..core import helm, kube
+from ..core import helm, known_objects, kube
 from ..core.console import Console
 from ..core.errors import OperationFailed
 from ..core.loading import Environment
@@ -18,7 +18,12 @@ from .urls import public_url
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
-COMPONENTS = ("hub", "proxy", "autohttps", "user-scheduler")
+COMPONENTS = (
+    known_objects.Z2JH_HUB_COMPONENT,
+    known_objects.Z2JH_PROXY_COMPONENT,
+    known_objects.Z2JH_AUTOHTTPS_COMPONENT,
+    known_objects.Z2JH_USER_SCHEDULER_COMPONENT,
+)
 
 
 @dataclass(frozen=True)
@@ -31,7 +36,7 @@ class Line:
 def _pods(api: ApiClient, namespace: str, release: str) -> list[Line]:
     lines = []
     for component in COMPONENTS:
-        states = kube.pod_states(api, namespace, f"component={component},release={release}")
+        states = kube.pod_states(api, namespace, known_objects.z2jh_pods(component, release))
         if not states:
             continue
         ready = sum(state.ready for state in states)
@@ -41,8 +46,10 @@ def _pods(api: ApiClient, namespace: str, release: str) -> list[Line]:
                 ready == len(states), f"{component} pods", f"{ready}/{len(states)} ready: {detail}"
             )
         )
-    users = kube.pod_states(api, namespace, "component=singleuser-server")
-    placeholders = kube.pod_states(api, namespace, "component=user-placeholder")
+    users = kube.pod_states(api, namespace, f"component={known_objects.SINGLEUSER_COMPONENT}")
+    placeholders = kube.pod_states(
+        api, namespace, f"component={known_objects.Z2JH_USER_PLACEHOLDER_COMPONENT}"
+    )
     lines.append(
         Line(
             True,

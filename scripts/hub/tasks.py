@@ -18,6 +18,10 @@ from .tls import tasks as tls_tasks
 ENV = "environment name (default: $JHUB_ENV, else example)"
 URL = "the hub's base URL (default: https://hub.domain/); e.g. through a port-forward"
 DRY_RUN = "print what would change and change nothing"
+RECOVER = (
+    "a release left pending-install/-upgrade/-rollback by an interrupted helm: roll it back "
+    "to its last deployed revision (or uninstall an install never deployed) first"
+)
 
 
 def _web(environment: object, url: str) -> object:
@@ -33,17 +37,25 @@ def _web(environment: object, url: str) -> object:
     help={
         "env": ENV,
         "dry-run": DRY_RUN,
-        "yes": "upgrade without asking, although the hub restarts (about a minute)",
+        "yes": "upgrade without asking, although the hub restarts (about a minute); "
+        "with --recover, roll back without asking",
+        "recover": RECOVER,
     }
 )
 @procedure
-def deploy(c: Context, env: str = "", dry_run: bool = False, yes: bool = False) -> None:
+def deploy(
+    c: Context, env: str = "", dry_run: bool = False, yes: bool = False, recover: bool = False
+) -> None:
     """Install or upgrade JupyterHub; a re-run with the same config changes nothing."""
     from ..core import session
+    from ..core.releases import Recovery
     from . import deploy as procedure_module
 
     environment, ui = session.begin(env, require_secrets=True)
-    procedure_module.run(environment, ui, procedure_module.Options(dry_run=dry_run, yes=yes))
+    options = procedure_module.Options(
+        dry_run=dry_run, yes=yes, recovery=Recovery(wanted=recover, yes=yes)
+    )
+    procedure_module.run(environment, ui, options)
 
 
 @task(help={"env": ENV, "url": URL, "dry-run": DRY_RUN})

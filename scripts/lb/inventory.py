@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..core import cloud, kube
+from ..core import cloud, known_objects, kube
 from ..core.errors import BadInput, Problem
 from ..core.waiting import Clock
 
@@ -30,7 +30,7 @@ PREFIX = "kube_service_"
 PROVIDER_DESCRIPTION = (
     "Floating IP for Kubernetes external service {namespace}/{service} from cluster {cluster}"
 )
-HUB_SERVICE = "proxy-public"
+HUB_SERVICE = known_objects.Z2JH_PROXY_PUBLIC
 # Octavia refuses changes and deletes while an operation runs on a load balancer.
 BUSY_PREFIX = "PENDING_"
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..core import cloud, helm, kube
+from ..core import cloud, helm, known_objects, kube
 from ..core.changes import Changes
 from ..core.console import Console
 from ..core.errors import OperationFailed
@@ -307,11 +307,14 @@ def _wait_until_gone(
                 on_poll=lambda elapsed: line.update(f"{elapsed:.0f}s"),
             )
         except OperationFailed as error:
+            heat, heat_pods = known_objects.cloud_controller("heat")
+            capi, capi_pods = known_objects.cloud_controller("capi-helm")
             raise OperationFailed(
                 f"{error.cause}; still there: {'; '.join(remaining)}",
                 f"the cloud controller removes the {FINALIZER} finalizer once the load balancer "
-                "is gone; check its logs (`kubectl logs -n kube-system -l "
-                "k8s-app=openstack-cloud-controller-manager`), then re-run",
+                f"is gone; check its logs (`kubectl logs -n {heat.namespace} -l {heat_pods}` "
+                f"on heat, `kubectl logs -n {capi.namespace} -l {capi_pods}` on capi-helm), "
+                "then re-run",
             ) from None
 
 

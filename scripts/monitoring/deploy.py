@@ -5,19 +5,23 @@
    the Helm values only name them, so no secret is ever part of a release.
 3. Alertmanager's configuration and its receivers' credentials, as Secrets (alerting.py).
 4. The dashboards as sidecar ConfigMaps in the configured folder.
-5. The Helm release, upgraded only when the rendered values differ from the
-   deployed ones (an unchanged re-run restarts nothing).
-6. The alert rules as a PrometheusRule, and the blackbox exporter probing the hub's
+5. Before a chart-version change, the chart's CRDs, applied server-side (crds.py):
+   helm never upgrades them itself.
+6. The Helm release, upgraded only when it is not `deployed`, runs another chart
+   version, or its values differ from the rendered ones (an unchanged re-run restarts
+   nothing; core.releases). A pending release is shown with its history and rolled
+   back first with `--recover`.
+7. The alert rules as a PrometheusRule, and the blackbox exporter probing the hub's
    public URL (alerting.py, probe.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..core import helm as helm_cli
-from ..core import kube, manifests, values_diff
+from ..core import kube, manifests, releases
 from ..core.changes import Changes
 from ..core.console import Console
 from ..core.errors import BadInput, Problem
@@ -26,7 +30,7 @@ from ..core.manifests import Manifest
 from ..core.quantities import memory_bytes
 from ..core.settings import Secrets, Settings
 from ..core.templates import render
-from . import alerting, dashboards, probe
+from . import alerting, crds, dashboards, probe
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -94,6 +98,7 @@ class Deployment:
     changes: Changes
     api: ApiClient
     helm: helm_cli.Helm
+    recovery: releases.Recovery = field(default_factory=releases.Recovery)
 
 
 def ensure_objects(run: Deployment, settings: Settings, secrets: Secrets) -> None:
@@ -122,16 +127,39 @@ def ensure_release(run: Deployment, settings: Settings, secrets: Secrets) -> Non
     chart = monitoring.chart
     wanted = render("kube-prometheus-stack", settings, secrets).values
     release = f"{monitoring.namespace}/{monitoring.release}"
+    spec = releases.Release(
+        monitoring.release, monitoring.namespace, chart.version, wanted, UPGRADE_TIMEOUT_SECONDS
+    )
     with run.ui.step(f"Helm release {release} ({chart.name} {chart.version})") as step:
-        deployed = run.helm.get_values(monitoring.release, monitoring.namespace)
-        if deployed == wanted:
-            step.unchanged("deployed values equal the rendered ones; no upgrade")
+        plan = releases.settle(
+            run.helm,
+            spec,
+            run.ui,
+            run.changes,
+            task=f"invoke monitoring.deploy --env {run.environment.name}",
+            recovery=run.recovery,
+        )
+        if plan.action == "unchanged":
+            step.unchanged(releases.unchanged_detail(plan, chart.version))
             return
-        what = "install" if deployed is None else "upgrade"
-        if deployed is not None:
-            keys = [change.path for change in values_diff.changes(deployed, wanted)]
+        what = "install" if plan.action == "install" else "upgrade"
+        if plan.action == "upgrade":
+            run.ui.print(f"  why: {plan.reason}")
+        if plan.changes:
+            keys = [change.path for change in plan.changes]
             more = " …" if len(keys) > 8 else ""
             run.ui.print(f"  values changed at: {', '.join(keys[:8])}{more}")
+        why = crds.needed(run.api, settings, plan)
+        if why is not None:
+            crds.upgrade(
+                run.api,
+                run.helm,
+                settings,
+                kubeconfig=run.environment.kubeconfig,
+                ui=run.ui,
+                changes=run.changes,
+                why=why,
+            )
         run.changes.make(
             f"{what} {monitoring.release} with {chart.repo} {chart.name} {chart.version}",
             lambda: run.helm.upgrade_install(
@@ -147,7 +175,7 @@ def ensure_release(run: Deployment, settings: Settings, secrets: Secrets) -> Non
         if run.changes.dry_run:
             step.planned(f"would {what}")
         else:
-            step.done("installed" if deployed is None else "upgraded")
+            step.done("installed" if what == "install" else "upgraded")
 
 
 def _report(step: Any, outcome: kube.Outcome, dry_run: bool) -> None:
@@ -159,7 +187,13 @@ def _report(step: Any, outcome: kube.Outcome, dry_run: bool) -> None:
         step.done(outcome)
 
 
-def run(environment: Environment, ui: Console, *, dry_run: bool) -> Changes:
+def run(
+    environment: Environment,
+    ui: Console,
+    *,
+    dry_run: bool,
+    recovery: releases.Recovery | None = None,
+) -> Changes:
     settings, secrets = check(environment)
     alerting.check(environment, settings, secrets)
     # Committed dashboards are read before anything changes: a broken checkout stops here.
@@ -176,6 +210,7 @@ def run(environment: Environment, ui: Console, *, dry_run: bool) -> Changes:
         Changes(ui, dry_run),
         kube.api_client(environment.kubeconfig),
         helm_cli.Helm(kubeconfig=environment.kubeconfig),
+        recovery or releases.Recovery(),
     )
     ensure_objects(deployment, settings, secrets)
     alerting.ensure_receivers(deployment, settings, secrets)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..core import kube
+from ..core import known_objects, kube
 from ..core.console import Console
 from ..core.errors import OperationFailed
 from ..core.settings import Settings
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
 LOCAL_PORT = 3000
-PROMETHEUS_SERVICE = "prometheus-operated"  # made by the Prometheus operator, fixed name
+PROMETHEUS_SERVICE = known_objects.PROMETHEUS_OPERATED_SERVICE
 DEPLOY_HINT = "deploy monitoring first: `invoke monitoring.deploy --env ENV`"
 
 
@@ -39,7 +39,7 @@ def grafana_service(api: ApiClient, settings: Settings) -> tuple[str, int]:
     from kubernetes import client
 
     monitoring = settings.monitoring
-    selector = f"app.kubernetes.io/name=grafana,app.kubernetes.io/instance={monitoring.release}"
+    selector = known_objects.GRAFANA_SERVICE_LABELS.format(release=monitoring.release)
     core = client.CoreV1Api(api)
     found = kube.call(
         f"list Grafana services in {monitoring.namespace}",

@@ -15,16 +15,25 @@ ENV = "environment name (default: $JHUB_ENV, else example)"
     help={
         "env": ENV,
         "dry_run": "show what would be created, updated or upgraded; change nothing",
+        "recover": "a release left pending-install/-upgrade/-rollback by an interrupted helm: "
+        "roll it back to its last deployed revision (or uninstall an install never deployed) "
+        "first",
+        "yes": "with --recover: roll back or uninstall without asking",
     }
 )
 @procedure
-def deploy(c: Context, env: str = "", dry_run: bool = False) -> None:
+def deploy(
+    c: Context, env: str = "", dry_run: bool = False, recover: bool = False, yes: bool = False
+) -> None:
     """kube-prometheus-stack with the hub's metrics, GPU metrics and the dashboards."""
     from ..core import session
+    from ..core.releases import Recovery
     from . import deploy as procedure_module
 
     environment, ui = session.begin(env, require_secrets=True)
-    procedure_module.run(environment, ui, dry_run=dry_run)
+    procedure_module.run(
+        environment, ui, dry_run=dry_run, recovery=Recovery(wanted=recover, yes=yes)
+    )
     ui.summary([f"Grafana: invoke monitoring.grafana --env {environment.name}"])
 
 

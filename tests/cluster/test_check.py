@@ -46,7 +46,10 @@ def pod(name: str, *, waiting: str = "", phase: str = "Running") -> dict[str, An
     }
 
 
-def csi(scheduled: int) -> list[dict[str, Any]]:
+def csi(
+    scheduled: int, name: str = "csi-cinder-nodeplugin", namespace: str = "kube-system"
+) -> list[dict[str, Any]]:
+    """The CSIDriver and the node plugin; the heat driver's names by default."""
     return [
         {
             "apiVersion": "storage.k8s.io/v1",
@@ -57,12 +60,17 @@ def csi(scheduled: int) -> list[dict[str, Any]]:
         {
             "apiVersion": "apps/v1",
             "kind": "DaemonSet",
-            "metadata": {"name": "csi-cinder-nodeplugin", "namespace": "kube-system"},
+            "metadata": {"name": name, "namespace": namespace},
             "spec": {
                 "selector": {"matchLabels": {"app": "csi"}},
                 "template": {
                     "metadata": {"labels": {"app": "csi"}},
-                    "spec": {"containers": [{"name": "plugin", "image": "cinder-csi"}]},
+                    "spec": {
+                        "containers": [
+                            {"name": "node-driver-registrar", "image": "registrar"},
+                            {"name": "cinder-csi-plugin", "image": "cinder-csi"},
+                        ]
+                    },
                 },
             },
             "status": {
@@ -142,13 +150,34 @@ def test_capi_helm_autoscaler_is_not_looked_for_in_the_cluster(
     kube: FakeKube, kube_env: EnvFactory, run_task: Callable[..., Any]
 ) -> None:
     kube_env()
-    for item in [node("worker-0"), pod("coredns-1"), *csi(1)]:
+    # capi-helm's add-ons: chart openstack-cinder-csi in openstack-system
+    # (capi-helm-charts cluster-addons; cloud-provider-openstack nodeplugin-daemonset.yaml).
+    plugin = csi(1, "openstack-cinder-csi-nodeplugin", "openstack-system")
+    for item in [node("worker-0"), pod("coredns-1"), *plugin]:
         kube.create(item)
 
     result = run_task("cluster.check", "--env", ENV)
 
     assert result.code == 0, result.err
     assert "runs in Magnum's management cluster" in result.out
+    assert "openstack-system/openstack-cinder-csi-nodeplugin on all 1 node(s)" in result.out
+
+
+def test_the_heat_name_is_not_the_capi_helm_plugin(
+    kube: FakeKube, kube_env: EnvFactory, run_task: Callable[..., Any]
+) -> None:
+    """On capi-helm nothing in kube-system is the plugin; a stray DaemonSet there named
+    like heat's, without the plugin container, is not mistaken for it."""
+    kube_env()
+    stray = csi(1)[1]
+    stray["spec"]["template"]["spec"]["containers"] = [{"name": "other", "image": "x"}]
+    for item in [node("worker-0"), pod("coredns-1"), csi(1)[0], stray]:
+        kube.create(item)
+
+    result = run_task("cluster.check", "--env", ENV)
+
+    assert result.code == 1
+    assert "no Cinder CSI node plugin (DaemonSet openstack-system/" in result.out
 
 
 def test_missing_kubeconfig_says_how_to_get_one(

@@ -294,3 +294,110 @@ def test_real_helm_reads_a_release_from_the_cluster(helm_binary: str, kube: Fake
         "4.4.0",
         "5.5.0",
     )
+
+
+# ------------------------------------------------------------------ long operations
+
+
+def test_a_healthy_run_longer_than_its_timeout_is_not_killed(
+    fake_helm: FakeHelm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """helm's --timeout is per operation: hooks (1.6 of 2 s), then the wait (1.6 of 2 s).
+    The run takes 3.2 s in all, more than --timeout plus a short grace, and is fine."""
+    monkeypatch.setattr(helm, "_PROCESS_GRACE", 0.5, raising=False)  # the old fixed grace
+    monkeypatch.setattr(helm, "STARTUP_SECONDS", 0.5, raising=False)
+    client = helm.Helm()
+    client.upgrade_install(
+        "jhub",
+        "jupyterhub",
+        repo="",
+        version="4.4.0",
+        namespace="jhub",
+        values={},
+        timeout_seconds=2,
+    )
+    fake_helm.take("jhub", hooks=1.6, wait=1.6)
+    client.upgrade_install(
+        "jhub",
+        "jupyterhub",
+        repo="",
+        version="4.4.0",
+        namespace="jhub",
+        values={"a": 1},
+        timeout_seconds=2,
+    )
+    assert fake_helm.signals() == []
+    assert [r["status"] for r in fake_helm.history("jhub", "jhub")] == ["superseded", "deployed"]
+
+
+def test_past_its_budget_helm_gets_sigterm_and_the_state_it_left_is_named(
+    fake_helm: FakeHelm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(helm, "_PROCESS_GRACE", 0.5, raising=False)
+    monkeypatch.setattr(helm, "STARTUP_SECONDS", 0.5, raising=False)
+    client = helm.Helm()
+    client.upgrade_install(
+        "jhub",
+        "jupyterhub",
+        repo="",
+        version="4.4.0",
+        namespace="jhub",
+        values={},
+        timeout_seconds=1,
+    )
+    fake_helm.hang("jhub")
+    with pytest.raises(helm.HelmStopped) as stopped:
+        client.upgrade_install(
+            "jhub",
+            "jupyterhub",
+            repo="",
+            version="4.4.0",
+            namespace="jhub",
+            values={"a": 1},
+            timeout_seconds=1,
+        )
+    # 3 x 1 s + 0.5 s, then SIGTERM: helm records the revision failed (not pending).
+    assert fake_helm.signals() == ["SIGTERM"]
+    assert "did not finish within 4s and was stopped with SIGTERM" in stopped.value.cause
+    assert "release jhub is left failed (revision 2)" in stopped.value.cause
+    assert "3 x --timeout 1s + 0.5s start-up" in stopped.value.remedy
+    assert fake_helm.history("jhub", "jhub")[-1]["status"] == "failed"
+
+
+def test_operation_budget_covers_hooks_the_wait_and_start_up() -> None:
+    # pre-hooks, the wait and post-hooks each get --timeout, plus five minutes to start.
+    assert helm.operation_budget(900) == 3 * 900 + 300
+
+
+def test_history_rollback_and_show_crds(fake_helm: FakeHelm) -> None:
+    client = helm.Helm()
+    assert client.history("jhub", "jhub") is None
+    fake_helm.leave(
+        "jhub",
+        "jhub",
+        ["deployed", "failed", "pending-upgrade"],
+        chart="jupyterhub",
+        version="4.4.0",
+    )
+    revisions = client.history("jhub", "jhub")
+    assert revisions is not None
+    assert [(r.revision, r.status, r.chart_version) for r in revisions] == [
+        (1, "deployed", "4.4.0"),
+        (2, "failed", "4.4.0"),
+        (3, "pending-upgrade", "4.4.0"),
+    ]
+    assert revisions[-1].pending and not revisions[0].pending
+    client.rollback("jhub", "jhub", 1, timeout_seconds=300)
+    (rollback,) = fake_helm.rollbacks()
+    assert rollback["argv"][:6] == ["rollback", "jhub", "1", "--namespace", "jhub", "--timeout"]
+    assert [r["status"] for r in fake_helm.history("jhub", "jhub")] == [
+        "superseded",
+        "failed",
+        "pending-upgrade",
+        "deployed",
+    ]
+    fake_helm.chart_crds("kube-prometheus-stack", "88.5.3", "kind: CustomResourceDefinition\n")
+    text = client.show_crds("kube-prometheus-stack", repo="https://x.example", version="88.5.3")
+    assert text == "kind: CustomResourceDefinition\n"
+    with pytest.raises(OperationFailed, match=r'version "99\.0\.0" not found'):
+        client.show_crds("kube-prometheus-stack", repo="https://x.example", version="99.0.0")

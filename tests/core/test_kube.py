@@ -77,8 +77,10 @@ def test_broken_kubeconfig_is_an_operation_failure(tmp_path: Path) -> None:
 def test_namespace_created_then_unchanged(kube: FakeKube) -> None:
     manifest = manifests.namespace("jhub")
     assert corekube.ensure(kube.api_client, manifest, changes()) == "created"
+    # The API server adds the name label itself (SetDefaults_Namespace).
     assert stored(kube, "namespaces", "jhub")["metadata"]["labels"] == {
-        "app.kubernetes.io/managed-by": "jhub-openstack"
+        "app.kubernetes.io/managed-by": "jhub-openstack",
+        "kubernetes.io/metadata.name": "jhub",
     }
     kube.clear_requests()
     assert corekube.ensure(kube.api_client, manifest, changes()) == "unchanged"
@@ -95,7 +97,11 @@ def test_foreign_labels_survive_and_ours_are_restored(kube: FakeKube) -> None:
     )
     assert corekube.ensure(kube.api_client, manifests.namespace("jhub"), changes()) == "updated"
     labels = stored(kube, "namespaces", "jhub")["metadata"]["labels"]
-    assert labels == {"team": "research", "app.kubernetes.io/managed-by": "jhub-openstack"}
+    assert labels == {
+        "team": "research",
+        "app.kubernetes.io/managed-by": "jhub-openstack",
+        "kubernetes.io/metadata.name": "jhub",
+    }
     (patch,) = [r for r in kube.mutating_requests() if r.method == "PATCH"]
     # Only our label is sent: the team's label is left to its owner.
     assert patch.body["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "jhub-openstack"}
@@ -154,7 +160,7 @@ def test_config_map_data_is_replaced_key_by_key(kube: FakeKube) -> None:
 
 
 def test_storage_class_default_annotation_follows_config(kube: FakeKube) -> None:
-    storage = Storage(availability_zone="nova")
+    storage = Storage(availability_zone="nova", default_class=True)
     assert (
         corekube.ensure(kube.api_client, manifests.storage_class(storage), changes()) == "created"
     )
@@ -323,3 +329,95 @@ def test_hopeless_pods_fail_at_once(kube: FakeKube) -> None:
             kube.api_client, "jhub", "component=hub", what="the hub", timeout=600, clock=clock
         )
     assert clock.sleeps == []
+
+
+# ------------------------------------------------------------------ what the server adds
+
+
+def service_manifest() -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "probe", "namespace": "jhub", "labels": {"app": "probe"}},
+        "spec": {"type": "LoadBalancer", "ports": [{"name": "http", "port": 80}]},
+    }
+
+
+EVERY_KIND = {
+    "Namespace": lambda: manifests.namespace("jhub"),
+    "Secret": lambda: manifests.secret("token", "jhub", {"token": "s3cret-value-one"}),
+    "ConfigMap": lambda: {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "dash", "namespace": "jhub"},
+        "data": {"a.json": "{}"},
+    },
+    "StorageClass": lambda: manifests.storage_class(Storage()),
+    "PriorityClass": lambda: manifests.priority_class("nvidia-priority-class"),
+    "Service": service_manifest,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(EVERY_KIND))
+def test_a_second_ensure_is_unchanged_despite_server_defaulting(kube: FakeKube, kind: str) -> None:
+    """The API server defaults fields and leaves zero values out (the emulator does as it
+    does); none of that may look like a difference, or every re-run would patch or refuse."""
+    if kind != "Namespace":
+        kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "jhub"}})
+    manifest = EVERY_KIND[kind]()
+    assert corekube.ensure(kube.api_client, manifest, changes()) == "created"
+    kube.clear_requests()
+    assert corekube.ensure(kube.api_client, EVERY_KIND[kind](), changes()) == "unchanged"
+    assert kube.mutating_requests() == []
+
+
+def test_priority_class_as_the_server_keeps_it(kube: FakeKube) -> None:
+    corekube.ensure(kube.api_client, manifests.priority_class("nvidia-priority-class"), changes())
+    live = stored(kube, "priorityclasses", "nvidia-priority-class")
+    # What the real API server stores for our manifest: preemptionPolicy defaulted,
+    # globalDefault false not served (omitempty).
+    assert live["preemptionPolicy"] == "PreemptLowerPriority"
+    assert "globalDefault" not in live
+    assert live["value"] == 1_000_000_000
+
+
+def test_a_terminating_namespace_is_waited_for_then_created(kube: FakeKube) -> None:
+    from kubernetes import client
+
+    kube.hold_namespaces()
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "jhub"}})
+    client.CoreV1Api(kube.api_client).delete_namespace("jhub")
+
+    class FinishesOnSleep(FakeClock):
+        def sleep(self, seconds: float) -> None:
+            super().sleep(seconds)
+            kube.finish_namespace("jhub")
+
+    clock = FinishesOnSleep()
+    outcome = corekube.ensure(kube.api_client, manifests.namespace("jhub"), changes(), clock=clock)
+    assert outcome == "created"
+    assert clock.sleeps  # it waited
+    assert stored(kube, "namespaces", "jhub")["status"]["phase"] == "Active"
+
+
+def test_a_namespace_stuck_terminating_names_the_remedy(kube: FakeKube) -> None:
+    from kubernetes import client
+
+    kube.hold_namespaces()
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "jhub"}})
+    client.CoreV1Api(kube.api_client).delete_namespace("jhub")
+    with pytest.raises(OperationFailed, match="Namespace jhub to finish deleting") as failure:
+        corekube.ensure(
+            kube.api_client,
+            manifests.namespace("jhub"),
+            changes(),
+            clock=FakeClock(),
+            terminating_timeout=30,
+        )
+    assert "kubectl get namespace jhub -o yaml" in failure.value.remedy
+    planned = changes(dry_run=True)
+    assert corekube.ensure(kube.api_client, manifests.namespace("jhub"), planned) == "created"
+    assert planned.made == [
+        "(dry run) wait for Namespace jhub to finish deleting (Terminating)",
+        "(dry run) create Namespace jhub",
+    ]

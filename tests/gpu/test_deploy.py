@@ -243,3 +243,179 @@ def test_priority_class_validation_can_fail() -> None:
     manifest["valu"] = manifest.pop("value")
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(manifest, "1.32", strict=True)
+
+
+# ---------------------------------------------------------------- release state
+
+
+def test_a_failed_release_is_retried_although_its_values_match(
+    kube: FakeKube,
+    kube_env: Callable[..., str],
+    fake_helm: FakeHelm,
+    run_task: Callable[..., TaskRun],
+) -> None:
+    """`helm get values` answers for a failed revision too; equal values are no reason
+    to leave it failed."""
+    env = kube_env(**{"cluster.driver": "heat"})
+    assert run_task("gpu.deploy", "--env", env).code == 0
+    fake_helm.set_status("gpu-operator", "gpu-operator", "failed")
+
+    again = run_task("gpu.deploy", "--env", env)
+
+    assert again.code == 0, again.err
+    assert len(fake_helm.upgrades()) == 2
+    assert "last revision 1 is failed" in again.out
+    assert fake_helm.history("gpu-operator", "gpu-operator")[-1]["status"] == "deployed"
+
+
+def test_a_new_chart_version_upgrades_with_equal_values(
+    kube: FakeKube,
+    kube_env: Callable[..., str],
+    fake_helm: FakeHelm,
+    run_task: Callable[..., TaskRun],
+) -> None:
+    env = kube_env(**{"cluster.driver": "heat"})
+    assert run_task("gpu.deploy", "--env", env).code == 0
+    kube_env(**{"cluster.driver": "heat", "gpu.chart.version": "v26.7.1"})
+
+    bumped = run_task("gpu.deploy", "--env", env)
+
+    assert bumped.code == 0, bumped.err
+    assert "chart v26.7.0 → v26.7.1" in bumped.out
+    argv = fake_helm.upgrades()[-1]["argv"]
+    assert argv[argv.index("--version") + 1] == "v26.7.1"
+
+
+def test_a_pending_release_is_shown_and_recovered_on_request(
+    kube: FakeKube,
+    kube_env: Callable[..., str],
+    fake_helm: FakeHelm,
+    run_task: Callable[..., TaskRun],
+) -> None:
+    env = kube_env(**{"cluster.driver": "heat"})
+    assert run_task("gpu.deploy", "--env", env).code == 0
+    # A second deploy whose helm was killed: revision 2 stays pending-upgrade.
+    values = fake_helm.releases()["gpu-operator/gpu-operator"]["values"]
+    fake_helm.leave(
+        "gpu-operator",
+        "gpu-operator",
+        ["deployed", "pending-upgrade"],
+        chart="gpu-operator",
+        version="v26.7.0",
+        values=values,
+    )
+
+    stuck = run_task("gpu.deploy", "--env", env)
+
+    assert stuck.code == 1
+    assert "release gpu-operator/gpu-operator is pending-upgrade (revision 2" in stuck.err
+    assert "another operation (install/upgrade/rollback) is in progress" in stuck.err
+    assert f"invoke gpu.deploy --env {env} --recover --yes" in stuck.err
+    assert "helm rollback gpu-operator 1 --namespace gpu-operator" in stuck.err
+    assert "helm history gpu-operator --namespace gpu-operator" in stuck.out
+    assert "pending-upgrade" in stuck.out
+    assert len(fake_helm.upgrades()) == 1
+
+    planned = run_task("gpu.deploy", "--env", env, "--recover", "--dry-run")
+    assert planned.code == 0, planned.err
+    assert "would helm rollback gpu-operator 1 --namespace gpu-operator --wait" in planned.out
+    assert fake_helm.rollbacks() == []
+
+    unattended = run_task("gpu.deploy", "--env", env, "--recover")
+    assert unattended.code == 2 and "option --yes" in unattended.err
+    assert fake_helm.rollbacks() == []
+
+    recovered = run_task("gpu.deploy", "--env", env, "--recover", "--yes")
+    assert recovered.code == 0, recovered.err
+    assert len(fake_helm.rollbacks()) == 1
+    statuses = [r["status"] for r in fake_helm.history("gpu-operator", "gpu-operator")]
+    assert statuses == ["superseded", "pending-upgrade", "deployed"]
+    assert len(fake_helm.upgrades()) == 1  # revision 1 already had these values
+
+
+def test_a_never_deployed_install_is_uninstalled_to_recover(
+    kube: FakeKube,
+    kube_env: Callable[..., str],
+    fake_helm: FakeHelm,
+    run_task: Callable[..., TaskRun],
+) -> None:
+    env = kube_env(**{"cluster.driver": "heat"})
+    fake_helm.leave(
+        "gpu-operator", "gpu-operator", ["pending-install"], chart="gpu-operator", version="v26.7.0"
+    )
+    stuck = run_task("gpu.deploy", "--env", env)
+    assert stuck.code == 1
+    assert "helm uninstall gpu-operator --namespace gpu-operator" in stuck.err
+
+    recovered = run_task("gpu.deploy", "--env", env, "--recover", "--yes")
+
+    assert recovered.code == 0, recovered.err
+    assert "uninstall" in fake_helm.commands()
+    assert fake_helm.releases()["gpu-operator/gpu-operator"]["status"] == "deployed"
+    assert len(fake_helm.upgrades()) == 1
+
+
+def test_a_recent_pending_revision_may_still_be_worked_on(
+    kube: FakeKube,
+    kube_env: Callable[..., str],
+    fake_helm: FakeHelm,
+    run_task: Callable[..., TaskRun],
+) -> None:
+    import datetime
+
+    env = kube_env(**{"cluster.driver": "heat"})
+    just_now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    fake_helm.leave(
+        "gpu-operator",
+        "gpu-operator",
+        ["deployed", "pending-upgrade"],
+        chart="gpu-operator",
+        version="v26.7.0",
+        updated=just_now,
+    )
+    refused = run_task("gpu.deploy", "--env", env, "--recover", "--yes")
+    assert refused.code == 1
+    assert "a helm may still be working on it (its budget is 3000s)" in refused.err
+    assert fake_helm.rollbacks() == []
+
+
+def test_the_platform_operator_of_capi_helm_is_used_not_doubled(
+    kube: FakeKube,
+    kube_env: Callable[..., str],
+    fake_helm: FakeHelm,
+    run_task: Callable[..., TaskRun],
+) -> None:
+    """capi-helm's add-ons install the operator as release gpu-operator/nvidia-gpu-operator
+    (capi-helm-charts cluster-addons nvidiaGPUOperator); its ClusterRole has a fixed name
+    (gpu-operator chart templates/clusterrole.yaml), so helm would refuse a second one."""
+    serve_version(kube, "1", "32")
+    kube.create(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {
+                "name": "gpu-operator",
+                "labels": {"app.kubernetes.io/managed-by": "Helm"},
+                "annotations": {
+                    "meta.helm.sh/release-name": "nvidia-gpu-operator",
+                    "meta.helm.sh/release-namespace": "gpu-operator",
+                },
+            },
+            "rules": [],
+        }
+    )
+    fake_helm.conflict(
+        "gpu-operator",
+        kind="ClusterRole",
+        name="gpu-operator",
+        namespace="",
+        owner="nvidia-gpu-operator",
+        owner_namespace="gpu-operator",
+    )
+
+    result = run_task("gpu.deploy", "--env", kube_env(**{"cluster.driver": "capi-helm"}))
+
+    assert result.code == 0, result.err
+    assert "already installed as helm release gpu-operator/nvidia-gpu-operator" in result.out
+    assert fake_helm.upgrades() == []
+    assert kube.mutating_requests() == []

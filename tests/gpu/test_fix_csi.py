@@ -71,12 +71,11 @@ def controller(kube: FakeKube) -> Iterator[Callable[[], None]]:
             if {"operator": "Exists"} in tolerations and (
                 current["status"]["desiredNumberScheduled"] != 3
             ):
-                kube.patch(
-                    "apps/v1/daemonsets",
-                    NAME,
-                    {"status": {"desiredNumberScheduled": 3, "numberReady": 3}},
-                    namespace="kube-system",
-                )
+                # As the DaemonSet controller does once it has seen the new spec.
+                generation = current["metadata"]["generation"]
+                status = {"desiredNumberScheduled": 3, "numberReady": 3}
+                status["observedGeneration"] = generation
+                kube.patch("apps/v1/daemonsets", NAME, {"status": status}, namespace="kube-system")
 
     def start() -> None:
         thread = threading.Thread(target=run, daemon=True)
@@ -124,7 +123,7 @@ def test_adds_the_toleration_once_and_keeps_the_others(
 
     assert second.code == 0, second.err
     assert kube.mutating_requests() == []
-    assert "already present" in second.out
+    assert "already tolerates every taint; nothing to patch" in second.out
     assert stored_tolerations(kube) == [CRITICAL_ADDONS, MASTER, {"operator": "Exists"}]
 
 
@@ -181,7 +180,7 @@ def test_missing_daemonset_is_explained(
     result = run_task("gpu.fix-csi", "--env", kube_env())
 
     assert result.code == 1
-    assert "no DaemonSet csi-cinder-nodeplugin" in result.err
+    assert "no Cinder CSI node plugin: no DaemonSet openstack-system/" in result.err
     assert "cinder_csi_enabled" in result.err
     assert kube.mutating_requests() == []
 
@@ -215,19 +214,102 @@ def test_patch_is_guarded_by_the_resource_version() -> None:
     assert append["path"] == "/spec/template/spec/tolerations/-"
 
 
-def test_daemonset_outside_kube_system_is_found(
+def capi_helm_node_plugin() -> dict[str, Any]:
+    """What capi-helm's platform add-ons run: the openstack-cinder-csi chart (release
+    csi-cinder) in openstack-system (azimuth-cloud/capi-helm-charts cluster-addons
+    values.yaml openstack.targetNamespace; cloud-provider-openstack
+    openstack-cinder-csi-2.35.0 charts/cinder-csi-plugin/templates/nodeplugin-daemonset.yaml,
+    name "{{ cinder-csi.name }}-nodeplugin", values.yaml nodePlugin.tolerations)."""
+    labels = {"component": "nodeplugin", "app": "openstack-cinder-csi", "release": "csi-cinder"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {
+            "name": "openstack-cinder-csi-nodeplugin",
+            "namespace": "openstack-system",
+            "labels": labels,
+            "generation": 1,
+        },
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [
+                        {"name": "node-driver-registrar", "image": "csi-node-driver-registrar"},
+                        {"name": "liveness-probe", "image": "livenessprobe"},
+                        {"name": "cinder-csi-plugin", "image": "cinder-csi-plugin"},
+                    ],
+                    "nodeSelector": {},
+                    "tolerations": [{"operator": "Exists"}],
+                },
+            },
+        },
+        "status": {
+            "currentNumberScheduled": 2,
+            "desiredNumberScheduled": 2,
+            "numberMisscheduled": 0,
+            "numberReady": 2,
+            "observedGeneration": 1,
+        },
+    }
+
+
+@pytest.mark.parametrize("driver", ["capi-helm", "existing"])
+def test_capi_helm_plugin_is_found_and_already_tolerates_everything(
+    kube: FakeKube,
+    kube_env: Callable[..., str],
+    run_task: Callable[..., TaskRun],
+    driver: str,
+) -> None:
+    kube.create(node("worker-0"))
+    kube.create(node("gpu-worker-0", gpu=True, taints=[GPU_TAINT]))
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "openstack-system"}})
+    kube.create(capi_helm_node_plugin())
+
+    result = run_task("gpu.fix-csi", "--env", kube_env(**{"cluster.driver": driver}))
+
+    assert result.code == 0, result.err
+    assert "DaemonSet openstack-system/openstack-cinder-csi-nodeplugin" in result.out
+    assert "already tolerates every taint; nothing to patch" in result.out
+    assert "runs on all 2 node(s)" in result.out
+    assert kube.mutating_requests() == []
+
+
+def test_a_plugin_that_tolerates_the_gpu_taint_is_left_alone(
+    kube: FakeKube, kube_env: Callable[..., str], run_task: Callable[..., TaskRun]
+) -> None:
+    kube.create(node("worker-0"))
+    kube.create(node("gpu-worker-0", gpu=True, taints=[GPU_TAINT]))
+    gpu_toleration = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+    kube.create(daemonset([CRITICAL_ADDONS, gpu_toleration], desired=2))
+
+    result = run_task("gpu.fix-csi", "--env", kube_env(**{"cluster.driver": "heat"}))
+
+    assert result.code == 0, result.err
+    assert (
+        "already tolerates the GPU taint (nvidia.com/gpu=present:NoSchedule); nothing to patch"
+        in result.out
+    )
+    assert kube.mutating_requests() == []
+
+
+def test_a_plugin_installed_by_hand_is_found_by_its_container(
     kube: FakeKube, kube_env: Callable[..., str], run_task: Callable[..., TaskRun]
 ) -> None:
     kube.create(node("gpu-worker-0", gpu=True, taints=[GPU_TAINT]))
-    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "openstack-system"}})
-    elsewhere = daemonset([{"operator": "Exists"}], desired=1)
-    elsewhere["metadata"]["namespace"] = "openstack-system"
-    kube.create(elsewhere)
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "storage"}})
+    custom = daemonset([CRITICAL_ADDONS], desired=0)
+    custom["metadata"].update(name="cinder-node", namespace="storage")
+    custom["spec"]["template"]["spec"]["containers"] = [
+        {"name": "cinder-csi-plugin", "image": "registry.k8s.io/provider-os/cinder-csi-plugin"}
+    ]
+    kube.create(custom)
 
-    result = run_task("gpu.fix-csi", "--env", kube_env())
+    result = run_task(
+        "gpu.fix-csi", "--env", kube_env(**{"cluster.driver": "existing"}), "--dry-run"
+    )
 
     assert result.code == 0, result.err
-    assert "DaemonSet openstack-system/csi-cinder-nodeplugin" in result.out
-    assert "already present" in result.out
-    assert "runs on all 1 node(s)" in result.out
+    assert "would patch DaemonSet storage/cinder-node" in result.out
     assert kube.mutating_requests() == []

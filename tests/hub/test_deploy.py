@@ -363,3 +363,134 @@ def test_uninstall_dry_run_says_what_it_would_delete(
     assert "would helm uninstall jhub --namespace jhub" in result.out
     assert "uninstall" not in fake_helm.commands()
     assert not (hub_env.folder / f"{ENV}.tls-backup.yaml").exists()
+
+
+# ------------------------------------------------------------------ release state
+
+
+@pytest.mark.usefixtures("free_ip")
+def test_a_pending_release_stops_before_helm_with_its_history(
+    run_task: Run, hub_env: HubEnv, fake_helm: FakeHelm
+) -> None:
+    assert run_task("hub.deploy", "--env", ENV).code == 0
+    fake_helm.set_status("jhub", "jhub", "pending-upgrade")
+    hub_env.change(lambda c: c["hub"]["culling"].update(timeout_seconds=3600))
+
+    result = run_task("hub.deploy", "--env", ENV)
+
+    assert result.code == 1
+    assert "release jhub/jhub is pending-upgrade (revision 1" in result.err
+    assert "invoke hub.deploy --env dev --recover --yes" in result.err
+    # Never deployed: revision 1 itself is the pending one.
+    assert "helm uninstall jhub --namespace jhub" in result.err
+    assert "helm history jhub --namespace jhub" in result.out
+    assert len(fake_helm.upgrades()) == 1
+
+
+@pytest.mark.usefixtures("free_ip")
+def test_a_failed_upgrade_is_retried_with_equal_values(
+    run_task: Run, hub_env: HubEnv, fake_helm: FakeHelm
+) -> None:
+    assert run_task("hub.deploy", "--env", ENV).code == 0
+    fake_helm.set_status("jhub", "jhub", "failed")
+    result = run_task("hub.deploy", "--env", ENV)
+    assert result.code == 0, result.err
+    assert "last revision 1 is failed" in result.out
+    assert len(fake_helm.upgrades()) == 2
+
+
+# ------------------------------------------------------------------ storage class
+
+
+def capi_helm_default_class(kube: FakeKube) -> None:
+    """What capi-helm's add-ons make: one class per Cinder volume type, the default type's
+    marked default (magnum-capi-helm driver.py _storageclass_definitions; capi-helm-charts
+    cluster-addons templates/openstack/csi-cinder.yaml)."""
+    kube.create(
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {
+                "name": "default",
+                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+            },
+            "provisioner": "cinder.csi.openstack.org",
+            "parameters": {"availability": "nova", "type": "__DEFAULT__"},
+            "reclaimPolicy": "Delete",
+            "allowVolumeExpansion": True,
+            "volumeBindingMode": "WaitForFirstConsumer",
+        }
+    )
+
+
+@pytest.mark.usefixtures("free_ip")
+def test_no_second_default_class_when_the_cluster_has_one(
+    run_task: Run, hub_env: HubEnv, kube: FakeKube
+) -> None:
+    capi_helm_default_class(kube)
+
+    result = run_task("hub.deploy", "--env", ENV)
+
+    assert result.code == 0, result.err
+    ours = kube.get("storageclasses", "cinder-storage")
+    assert ours is not None
+    assert not (ours["metadata"].get("annotations") or {})
+    assert "default is the cluster default already, so cinder-storage is not made one" in result.out
+    assert (
+        "user volumes: StorageClass cinder-storage (singleuser.storage.dynamic.storageClass); "
+        "claims without a class, like the hub database's hub-db-dir: default"
+    ) in result.out
+    kube.clear_requests()
+    assert run_task("hub.deploy", "--env", ENV).code == 0
+    assert kube.mutating_requests() == []
+
+
+@pytest.mark.usefixtures("free_ip")
+def test_our_class_is_the_default_on_a_cluster_without_one(
+    run_task: Run, hub_env: HubEnv, kube: FakeKube
+) -> None:
+    result = run_task("hub.deploy", "--env", ENV)
+    assert result.code == 0, result.err
+    ours = kube.get("storageclasses", "cinder-storage")
+    assert ours is not None
+    assert ours["metadata"]["annotations"] == {
+        "storageclass.kubernetes.io/is-default-class": "true"
+    }
+    assert "hub database's hub-db-dir: cinder-storage" in result.out
+
+
+@pytest.mark.usefixtures("free_ip")
+def test_default_class_true_is_obeyed_with_a_warning(
+    run_task: Run, hub_env: HubEnv, kube: FakeKube
+) -> None:
+    capi_helm_default_class(kube)
+    hub_env.change(lambda c: c["hub"]["storage"].update(default_class=True))
+    result = run_task("hub.deploy", "--env", ENV)
+    assert result.code == 0, result.err
+    assert "default is a default StorageClass too; claims without a class get the newest" in (
+        result.err
+    )
+
+
+@pytest.mark.usefixtures("free_ip")
+def test_an_earlier_second_default_of_ours_is_taken_back(
+    run_task: Run, hub_env: HubEnv, kube: FakeKube
+) -> None:
+    hub_env.change(lambda c: c["hub"]["storage"].update(default_class=True))
+    assert run_task("hub.deploy", "--env", ENV).code == 0
+    capi_helm_default_class(kube)
+    hub_env.change(lambda c: c["hub"]["storage"].update(default_class="auto"))
+    assert run_task("hub.deploy", "--env", ENV).code == 0
+    ours = kube.get("storageclasses", "cinder-storage")
+    assert ours is not None and not (ours["metadata"].get("annotations") or {})
+
+
+@pytest.mark.usefixtures("free_ip")
+def test_a_class_that_is_not_ours_must_exist(
+    run_task: Run, hub_env: HubEnv, fake_helm: FakeHelm
+) -> None:
+    hub_env.change(lambda c: c["hub"]["storage"].update(create_class=False, class_name="fast"))
+    result = run_task("hub.deploy", "--env", ENV)
+    assert result.code == 1
+    assert "StorageClass fast (hub.storage.class_name) does not exist" in result.err
+    assert fake_helm.upgrades() == []

@@ -1,52 +1,70 @@
-"""A Kubernetes API server for tests: kmock's ``KubernetesEmulator`` on loopback.
+"""A Kubernetes API server for tests: kmock's ``KubernetesEmulator`` on loopback, made strict.
 
 The emulator (kmock 0.8, aiohttp) runs in a background thread with its own event loop and
-listens on ``127.0.0.1:<free port>``, so the REAL, synchronous ``kubernetes`` client talks to it
-over HTTP. Fixture: ``kube`` (a :class:`FakeKube`).
+listens on ``127.0.0.1:<free port>``, so the REAL, synchronous ``kubernetes`` client (and the
+real ``helm`` binary) talk to it over HTTP. Fixture: ``kube`` (a :class:`FakeKube`).
 
-What the emulator does, and what it does not (read this before relying on it):
+What it does like a real API server (the rules, with the upstream file each follows, are in
+``tests/support/kube_rules.py`` and the table in docs/testing.md):
 
-* Objects are stored in memory; create (POST), read, list, watch, patch, delete work through
-  the real client. Discovery (``/api``, ``/apis``, ``/api/v1``…) comes from kmock's bundled
-  resource list (``resources.load_bundled()``: built-in K3s resources, no CRDs); declare more
-  with :meth:`FakeKube.add_resource`.
-* **Patches are plain JSON**: a dict body (the python client sends a dict as
+* **Writes follow the API server.** Create, update (PUT), patch and delete of single objects
+  are handled here, not by kmock: defaulting on every write (Namespace label, finalizer and
+  phase; Secret type and stringData; StorageClass reclaimPolicy and volumeBindingMode;
+  PriorityClass preemptionPolicy, and ``omitempty`` zero values not served; Service cluster
+  IP, ports, traffic policies), immutable fields refused with 422 ``Invalid`` in the API's
+  own words, creates into a missing namespace (404) or a terminating one (403) refused, a
+  stale ``metadata.resourceVersion`` refused with 409 ``Conflict``, an update that changes
+  nothing not written (same resourceVersion, no watch event), ``metadata.generation``
+  bumped when the spec changes, ``?dryRun=All`` honoured.
+* **Deletion takes time.** Deleting a Namespace marks it ``Terminating`` (deletionTimestamp,
+  ``status.phase``), deletes its content, waits for content with finalizers, then removes
+  it shortly after (``Emulator.namespace_finalize_delay``; ``None`` holds it until
+  :meth:`FakeKube.finish_namespace`). Any object with ``metadata.finalizers`` is only marked
+  for deletion and goes when its finalizers are removed.
+* The namespaces every cluster has (default, kube-system, kube-public, kube-node-lease)
+  exist from the start.
+* **Patches**: a dict body (the python client sends a dict as
   ``application/strategic-merge-patch+json``) is applied as a JSON *merge* patch: dicts merge
   recursively, ``None`` deletes a key, and **lists are replaced whole** — there are no
   strategic-merge list semantics (no merge by ``name`` for containers/env/ports, no
   ``$patch`` directives). A list body (``application/json-patch+json``) is an RFC 6902 JSON
   patch applied with ``jsonpatch``, including ``test``; a failing ``test`` op, or a path that
-  does not exist, answers 422 ``Invalid`` like a real API server (kmock alone would answer 500;
-  this module maps it). Server-side apply (``application/apply-patch+yaml``) is not supported.
-* Added here on top of kmock (kmock 0.8 lacks them): ``metadata.uid``, ``resourceVersion``
+  does not exist, answers 422 ``Invalid``. Server-side apply (``application/apply-patch+yaml``,
+  with the required ``fieldManager``) creates a missing object or merges the applied fields
+  into it, as a forced apply would; field ownership and apply conflicts are not tracked.
+* Protobuf bodies of Secrets and ConfigMaps (how client-go's typed clients, hence helm,
+  write them) are decoded (``tests/support/kube_protobuf.py``), so the real ``helm`` binary
+  keeps its release records here; answers are JSON, which those clients also accept.
+  kmock's discovery answer for ``/api/v1`` is corrected (``groupVersion: v1``).
+* Added on top of kmock (kmock 0.8 lacks them): ``metadata.uid``, ``resourceVersion``
   (a global counter, bumped on every change), ``creationTimestamp``, ``namespace`` and
-  ``generateName``; optimistic concurrency (a patch or PUT carrying a stale
-  ``metadata.resourceVersion`` gets 409); PUT (``replace_*``) of whole objects;
+  ``generateName``; PUT (``replace_*``) of whole objects;
   ``labelSelector`` (``=``, ``==``, ``!=``, ``in``, ``notin``, ``key``, ``!key``) and
   ``fieldSelector`` (``=``, ``==``, ``!=`` on dotted paths such as ``metadata.name`` or
   ``status.phase``) on lists and watches; watch ``timeoutSeconds`` (kmock would stream forever)
   and watch ``resourceVersion`` (kmock replays every object as ADDED; here objects not newer
   than the given version are skipped); the Namespace resource itself (kmock 0.8 mis-parses
-  ``/api/v1/namespaces[/{name}]`` as a namespace prefix — patched below) and deleting a
-  Namespace deletes the objects in it at once (no ``Terminating`` phase); pod logs
+  ``/api/v1/namespaces[/{name}]`` as a namespace prefix — patched below); pod logs
   (``/api/v1/namespaces/{ns}/pods/{name}/log``) served from :meth:`FakeKube.set_pod_log`
   as ``text/plain`` (kmock would answer the pod's JSON).
-* Not emulated: admission, defaulting and validation (anything is stored as sent; the REAL
-  client still deserializes responses into models, so seed objects that the models accept,
-  e.g. a Deployment needs ``spec.selector`` and ``spec.template``), controllers (a
-  Deployment never gets pods or status unless a test writes them), garbage collection by
-  ownerReferences, namespaced objects in a missing namespace, ``/scale`` and ``/status``
-  subresources (a PATCH on them patches the main object, which happens to match
+* Objects seeded with :meth:`FakeKube.create` stand for what is already in the cluster: they
+  are defaulted like a write, but skip admission (their namespace need not exist).
+* Not emulated: other admission plugins, defaulting and validation of kinds this project
+  does not write (anything else is stored as sent; the REAL client still deserializes
+  responses into models, so seed objects that the models accept, e.g. a Deployment needs
+  ``spec.selector`` and ``spec.template``), controllers (a Deployment never gets pods or status
+  unless a test writes them), garbage collection by ownerReferences, ``/scale`` and
+  ``/status`` subresources (a PATCH on them patches the main object, which happens to match
   ``{"spec": {"replicas": n}}`` and ``{"status": …}`` bodies), exec/attach/port-forward,
-  OpenAPI documents (hence no real ``helm install`` against it).
+  OpenAPI documents (helm needs ``--disable-openapi-validation`` to install here).
 * Kubernetes-client gotcha, same against a real server: ``read_namespaced_pod_log`` with
   the default ``_preload_content=True`` runs ``json.loads`` on the text, so a log that is
   one JSON line comes back as a Python ``repr`` of a dict; read logs with
   ``_preload_content=False`` and decode ``resp.data``.
 
-Raw handlers for any other path use kmock's DSL on :attr:`FakeKube.emulator` (user reactions
-win over the emulator's built-in behaviour), e.g.
-``kube.emulator['get /healthz'] << b'ok'``.
+Raw handlers for reads on any other path use kmock's DSL on :attr:`FakeKube.emulator` (user
+reactions win over the emulator's built-in reads), e.g.
+``kube.emulator['get /healthz'] << b'ok'``; writes of single objects always take the rules.
 """
 
 from __future__ import annotations
@@ -74,7 +92,10 @@ import yaml
 from kmock._internal import parsing
 from kubernetes import client as k8s_client
 
+from tests.support import kube_protobuf, kube_rules
+
 T = TypeVar("T")
+NAMESPACES = kmock.resource("", "v1", "namespaces")
 
 # --------------------------------------------------------------------------------------------
 # kmock 0.8 bug fixes (module-level patches of kmock's URL parser, applied on import).
@@ -212,13 +233,18 @@ def _now() -> str:
 # The emulator subclass
 # --------------------------------------------------------------------------------------------
 class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
-    """kmock's emulator plus the behaviour listed in the module docstring."""
+    """kmock's emulator plus the API server's rules listed in the module docstring."""
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
         self.pod_logs: dict[tuple[str, str, str | None], str] = {}
         self._rv = itertools.count(1)
         self.last_rv = 0
+        self.allocate = kube_rules.Allocator()
+        # The namespace controller stand-in removes an emptied Terminating namespace after
+        # this many seconds (the real one works asynchronously too); None: only when
+        # FakeKube.finish_namespace() is called.
+        self.namespace_finalize_delay: float | None = 0.05
 
     # -- helpers -----------------------------------------------------------------------------
     def next_rv(self) -> str:
@@ -273,54 +299,72 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
         if kind:
             obj.setdefault("kind", kind)
 
-    def _current(self, request: kmock.Request) -> Any:
-        key = (request.resource, request.namespace, request.name)
+    def _stored(self, res: kmock.resource, namespace: str | None, name: str) -> Any:
+        key = (res, namespace if self._is_namespaced(res) else None, name)
         if key not in self._objects or self._objects[key].deleted:
-            raise kmock.KubernetesObjectNotFoundError()
+            raise kube_rules.not_found(str(res.plural), str(res.group), name)
         return self._objects[key]
 
-    @staticmethod
-    def _check_rv(stored: Any, body: Any) -> None:
-        sent = body.get("metadata", {}).get("resourceVersion") if isinstance(body, dict) else None
-        have = stored.get("metadata", {}).get("resourceVersion")
-        if sent and have and str(sent) != str(have):
-            raise kmock.KubernetesError(
-                status=409,
-                reason="Conflict",
-                message="the object has been modified; please apply your changes to the latest"
-                " version and try again",
-            )
+    async def _publish(self, res: kmock.resource, kind: str, raw: dict[str, Any]) -> None:
+        await self._buses[res].put({"type": kind, "object": copy.deepcopy(raw)})
 
-    # -- request handling -------------------------------------------------------------------
+    # -- the wire ----------------------------------------------------------------------------
+    async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        # helm (client-go's typed clientset) sends Secrets as protobuf; kmock reads JSON.
+        if raw_request.content_type == kube_protobuf.CONTENT_TYPE:
+            try:
+                decoded = kube_protobuf.decode(await raw_request.read())
+            except kube_protobuf.Undecodable as error:
+                return self._refusal(
+                    kube_rules.Refusal(415, "UnsupportedMediaType", f"protobuf body: {error}")
+                )
+            raw_request._read_bytes = json.dumps(decoded).encode()
+        response: aiohttp.web.StreamResponse = await super().__call__(raw_request)
+        return response
+
+    async def _serve_version(self, request: kmock.Request) -> Any:
+        # kmock 0.8 answers /api/v1 with groupVersion "/v1"; client-go's REST mapper then
+        # finds no v1 kinds at all (helm: 'no matches for kind "Secret" in version "v1"').
+        found = await super()._serve_version(request)
+        if isinstance(found, dict) and found.get("groupVersion") == "/v1":
+            found["groupVersion"] = "v1"
+        return found
+
+    @staticmethod
+    def _refusal(refusal: kube_rules.Refusal) -> aiohttp.web.StreamResponse:
+        # The Status object of apimachinery pkg/apis/meta/v1 types.go (StatusReason*).
+        return aiohttp.web.json_response(
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Failure",
+                "message": refusal.message,
+                "reason": refusal.reason,
+                "details": {"causes": refusal.causes} if refusal.causes else {},
+                "code": refusal.status,
+            },
+            status=refusal.status,
+        )
+
     async def _handle(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
         try:
             if request.resource is not None:
                 if request.method == "GET" and request.subresource == "log":
                     return await self._serve_log(request)
-                if request.method == "PUT" and request.name and not request.subresource:
-                    return await self._serve_replace(request)
-                if request.action == kmock.action.CREATE and isinstance(request.data, dict):
-                    self._enrich_new(request.resource, request.namespace, request.data)
-                elif request.action == kmock.action.UPDATE and request.name:
-                    async with self._lock:
-                        self._check_rv(self._current(request), request.data)
-                    rv = self.next_rv()
-                    if isinstance(request.data, dict):
-                        request.data.setdefault("metadata", {})["resourceVersion"] = rv
-                    elif isinstance(request.data, list):
-                        request.data.append(
-                            {"op": "add", "path": "/metadata/resourceVersion", "value": rv}
-                        )
-            response = await super()._handle(request)
-            if (
-                request.action == kmock.action.DELETE
-                and request.resource == kmock.resource("", "v1", "namespaces")
-                and request.name
-            ):
-                await self._delete_namespace_contents(request.name)
+                if request.method == "GET" and request.action == kmock.action.WATCH:
+                    return await self._stream_watch(request)
+                written = await self._write(request)
+                if written is not None:
+                    return written
+            response: aiohttp.web.StreamResponse = await super()._handle(request)
             return response
+        except kube_rules.Refusal as refusal:
+            return self._refusal(refusal)
         except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as e:
-            raise kmock.KubernetesError(status=422, reason="Invalid", message=str(e)) from e
+            # A failed `test` op or a missing path: 422 Invalid (apiserver
+            # pkg/endpoints/handlers/patch.go jsonPatcher answers errors.NewInvalid...).
+            return self._refusal(kube_rules.Refusal(422, "Invalid", str(e)))
 
     async def _render_error(self, exc: Exception) -> aiohttp.web.StreamResponse:
         # Real API servers use these `reason` strings; kmock has its own.
@@ -335,18 +379,273 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
             )
         return await super()._render_error(exc)  # type: ignore[no-any-return]
 
-    async def _delete_namespace_contents(self, namespace: str) -> None:
+    # -- writes ------------------------------------------------------------------------------
+    async def _write(self, request: kmock.Request) -> aiohttp.web.StreamResponse | None:
+        """Every write to a single object, with the API server's rules; None: not a write."""
+        dry_run = "dryRun" in request.params
+        assert request.resource is not None
+        if request.method == "POST" and not request.name:
+            body = self._body(request)
+            return await self._create(request.resource, request.namespace, body, dry_run)
+        if not request.name:
+            return None  # collections: kmock's own handling
+        if request.method == "PUT":
+            body = self._body(request)
+            sent = (body.get("metadata") or {}).get("resourceVersion")
+            return await self._update(request, lambda _: copy.deepcopy(body), sent, dry_run)
+        if request.method == "PATCH":
+            return await self._patch(request, dry_run)
+        if request.method == "DELETE":
+            return await self._delete(request)
+        return None
+
+    @staticmethod
+    def _body(request: kmock.Request) -> dict[str, Any]:
+        body = request.data
+        if body is None and request.text:
+            body = yaml.safe_load(request.text)
+        if not isinstance(body, dict):
+            raise kube_rules.Refusal(
+                400, "BadRequest", "the body of the request was in an unknown format"
+            )
+        return body
+
+    async def _create(
+        self,
+        res: kmock.resource,
+        namespace: str | None,
+        body: dict[str, Any],
+        dry_run: bool,
+    ) -> aiohttp.web.StreamResponse:
+        obj = copy.deepcopy(body)
+        meta = obj.setdefault("metadata", {})
+        api_version, kind = self._identity(res)
+        if self._is_namespaced(res):
+            namespace = namespace or meta.get("namespace") or "default"
+        else:
+            namespace = None
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = meta["generateName"] + secrets.token_hex(3)[:5]
+        if not meta.get("name"):
+            # apiserver pkg/api/validation/objectmeta.go ValidateObjectMeta.
+            raise kube_rules.invalid(
+                str(kind),
+                "",
+                [
+                    kube_rules.FieldError(
+                        "metadata.name", "Invalid", "name or generateName is required", ""
+                    )
+                ],
+            )
+        for key in ("deletionTimestamp", "uid", "resourceVersion"):
+            meta.pop(key, None)
+        obj["apiVersion"], obj["kind"] = api_version, kind or obj.get("kind")
+        kube_rules.apply_defaults(obj, self.allocate)
+        errors = kube_rules.validate_create(obj)
+        if errors:
+            raise kube_rules.invalid(str(kind), meta["name"], errors)
         async with self._lock:
-            for (res, ns, _name), obj in list(self._objects.items()):
-                if ns == namespace and not obj.deleted:
-                    raw = obj.raw
-                    obj.delete()
-                    await self._buses[res].put({"type": "DELETED", "object": raw})
+            if namespace is not None:
+                self._admit_into(res, namespace, meta["name"])
+            where = (res, namespace, meta["name"])
+            if where in self._objects and not self._objects[where].deleted:
+                raise kube_rules.already_exists(str(res.plural), str(res.group), meta["name"])
+            self._enrich_new(res, namespace, obj)
+            if dry_run:
+                return aiohttp.web.json_response(obj, status=201)
+            if where in self._objects:
+                self._objects[where].create(obj)
+            else:
+                self._objects[where] = obj
+            raw = copy.deepcopy(self._objects[where].raw)
+            await self._publish(res, "ADDED", raw)
+        return aiohttp.web.json_response(raw, status=201)
+
+    def _admit_into(self, res: kmock.resource, namespace: str, name: str) -> None:
+        """NamespaceLifecycle admission: no content in a missing or terminating namespace."""
+        key = (NAMESPACES, None, namespace)
+        if key not in self._objects or self._objects[key].deleted:
+            raise kube_rules.not_found("namespaces", "", namespace)
+        if self._objects[key].get("metadata", {}).get("deletionTimestamp"):
+            raise kube_rules.terminating(str(res.plural), str(res.group), name, namespace)
+
+    async def _patch(self, request: kmock.Request, dry_run: bool) -> aiohttp.web.StreamResponse:
+        content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
+        if content_type == "application/apply-patch+yaml":
+            return await self._apply(request, dry_run)
+        body = request.data
+        if body is None and request.text:
+            body = json.loads(request.text)
+        if isinstance(body, list):
+            # RFC 6902 (application/json-patch+json), `test` ops included.
+            return await self._update(
+                request, lambda current: jsonpatch.apply_patch(current, body), None, dry_run
+            )
+        if not isinstance(body, dict):
+            raise kube_rules.Refusal(400, "BadRequest", "the body of the request was not JSON")
+        sent = (body.get("metadata") or {}).get("resourceVersion")
+        return await self._update(
+            request, lambda current: kube_rules.merge_patch(current, body), sent, dry_run
+        )
+
+    async def _apply(self, request: kmock.Request, dry_run: bool) -> aiohttp.web.StreamResponse:
+        if not request.params.get("fieldManager"):
+            # apiserver pkg/endpoints/handlers/patch.go: apply needs a field manager.
+            raise kube_rules.Refusal(
+                422,
+                "Invalid",
+                'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is '
+                "required for apply patch",
+            )
+        applied = self._body(request)
+        assert request.resource is not None and request.name is not None
+        try:
+            self._stored(request.resource, request.namespace, request.name)
+        except kube_rules.Refusal:
+            applied.setdefault("metadata", {})["name"] = request.name
+            return await self._create(request.resource, request.namespace, applied, dry_run)
+        return await self._update(
+            request,
+            lambda current: kube_rules.apply_configuration(current, applied),
+            None,
+            dry_run,
+        )
+
+    async def _update(
+        self,
+        request: kmock.Request,
+        change: Callable[[dict[str, Any]], Any],
+        sent_rv: str | None,
+        dry_run: bool,
+    ) -> aiohttp.web.StreamResponse:
+        res, name = request.resource, str(request.name)
+        assert res is not None
+        async with self._lock:
+            stored = self._stored(res, request.namespace, name)
+            current = copy.deepcopy(stored.raw)
+            have = current.get("metadata", {}).get("resourceVersion")
+            if sent_rv and have and str(sent_rv) != str(have):
+                raise kube_rules.conflict(str(res.plural), str(res.group), name)
+            new = change(copy.deepcopy(current))
+            if not isinstance(new, dict):
+                raise kube_rules.Refusal(422, "Invalid", "the result of the patch is not an object")
+            new["apiVersion"], new["kind"] = current.get("apiVersion"), current.get("kind")
+            # Defaults first: metadata.generation moves only when the defaulted spec does.
+            kube_rules.apply_defaults(new, self.allocate)
+            kube_rules.carry_system_metadata(current, new, status=request.subresource == "status")
+            errors = kube_rules.validate_update(current, new)
+            if errors:
+                raise kube_rules.invalid(str(new.get("kind")), name, errors)
+            if dry_run or kube_rules.same_content(current, new):
+                return aiohttp.web.json_response(current if not dry_run else new)
+            new["metadata"]["resourceVersion"] = self.next_rv()
+            stored.create(new)
+            raw = copy.deepcopy(stored.raw)
+            await self._settle(res, stored, raw)
+        return aiohttp.web.json_response(raw)
+
+    async def _settle(self, res: kmock.resource, stored: Any, raw: dict[str, Any]) -> None:
+        """Publish a change; an object marked for deletion goes once its finalizers are gone
+        (apiserver pkg/registry/generic/registry/store.go deleteWithoutFinalizers)."""
+        meta = raw.get("metadata", {})
+        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+            if res == NAMESPACES:
+                if not (raw.get("spec") or {}).get("finalizers"):
+                    stored.delete()
+                    await self._publish(res, "DELETED", raw)
+                    return
+            else:
+                stored.delete()
+                await self._publish(res, "DELETED", raw)
+                if meta.get("namespace"):
+                    self._schedule_namespace(meta["namespace"])
+                return
+        await self._publish(res, "MODIFIED", raw)
+
+    async def _delete(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
+        res, name = request.resource, str(request.name)
+        assert res is not None
+        async with self._lock:
+            stored = self._stored(res, request.namespace, name)
+            current = copy.deepcopy(stored.raw)
+            meta = current.setdefault("metadata", {})
+            if meta.get("deletionTimestamp"):
+                return aiohttp.web.json_response(current)  # already Terminating
+            if res == NAMESPACES:
+                await self._terminate_namespace(stored, current)
+                return aiohttp.web.json_response(current)
+            if meta.get("finalizers"):
+                # Kept, marked for deletion, until its finalizers are removed.
+                meta["deletionTimestamp"] = _now()
+                meta["resourceVersion"] = self.next_rv()
+                stored.create(current)
+                await self._publish(res, "MODIFIED", current)
+                return aiohttp.web.json_response(current)
+            stored.delete()
+            await self._publish(res, "DELETED", current)
+            if meta.get("namespace"):
+                self._schedule_namespace(meta["namespace"])
+        return aiohttp.web.json_response(current)
+
+    async def _terminate_namespace(self, stored: Any, current: dict[str, Any]) -> None:
+        # pkg/registry/core/namespace/storage/storage.go Delete: a namespace with
+        # spec.finalizers is only marked (deletionTimestamp, phase Terminating); the
+        # namespace controller (pkg/controller/namespace/deletion) deletes its content,
+        # waits for objects with finalizers, then removes the "kubernetes" finalizer.
+        namespace = current["metadata"]["name"]
+        current["metadata"]["deletionTimestamp"] = _now()
+        current.setdefault("status", {})["phase"] = "Terminating"
+        current["metadata"]["resourceVersion"] = self.next_rv()
+        stored.create(current)
+        await self._publish(NAMESPACES, "MODIFIED", current)
+        for (res, ns, _name), obj in list(self._objects.items()):
+            if ns != namespace or obj.deleted:
+                continue
+            raw = copy.deepcopy(obj.raw)
+            content_meta = raw.setdefault("metadata", {})
+            if content_meta.get("finalizers"):
+                if not content_meta.get("deletionTimestamp"):
+                    content_meta["deletionTimestamp"] = _now()
+                    content_meta["resourceVersion"] = self.next_rv()
+                    obj.create(raw)
+                    await self._publish(res, "MODIFIED", raw)
+            else:
+                obj.delete()
+                await self._publish(res, "DELETED", raw)
+        self._schedule_namespace(namespace)
+
+    def _schedule_namespace(self, namespace: str) -> None:
+        if self.namespace_finalize_delay is None:
+            return
+        loop = asyncio.get_running_loop()
+        loop.call_later(
+            self.namespace_finalize_delay,
+            lambda: loop.create_task(self.finalize_namespace(namespace)),
+        )
+
+    async def finalize_namespace(self, namespace: str) -> bool:
+        """The namespace controller's last step; True when the namespace is gone."""
+        async with self._lock:
+            key = (NAMESPACES, None, namespace)
+            if key not in self._objects or self._objects[key].deleted:
+                return True
+            stored = self._objects[key]
+            if not stored.get("metadata", {}).get("deletionTimestamp"):
+                return False
+            if any(
+                ns == namespace and not obj.deleted for (_r, ns, _n), obj in self._objects.items()
+            ):
+                return False
+            raw = copy.deepcopy(stored.raw)
+            stored.delete()
+            await self._publish(NAMESPACES, "DELETED", raw)
+            return True
 
     async def _serve_log(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
-        async with self._lock:
-            self._current(request)
+        assert request.resource is not None
         assert request.namespace is not None and request.name is not None
+        async with self._lock:
+            self._stored(request.resource, request.namespace, request.name)
         container = request.params.get("container")
         text = self.pod_logs.get((request.namespace, request.name, container))
         if text is None:
@@ -355,25 +654,6 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
             lines = text.splitlines(keepends=True)
             text = "".join(lines[-int(request.params["tailLines"]) :]) if lines else ""
         return aiohttp.web.Response(text=text, content_type="text/plain")
-
-    async def _serve_replace(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
-        if not isinstance(request.data, dict):
-            raise kmock.KubernetesError(status=400, reason="BadRequest", message="not an object")
-        async with self._lock:
-            obj = self._current(request)
-            self._check_rv(obj, request.data)
-            new = copy.deepcopy(request.data)
-            meta = new.setdefault("metadata", {})
-            old_meta = obj.get("metadata", {})
-            for key in ("uid", "creationTimestamp", "namespace", "name"):
-                if key in old_meta:
-                    meta[key] = old_meta[key]
-            meta["resourceVersion"] = self.next_rv()
-            obj.create(new)
-            raw = obj.raw
-            assert request.resource is not None
-            await self._buses[request.resource].put({"type": "MODIFIED", "object": raw})
-        return aiohttp.web.json_response(raw)
 
     async def _serve_list(self, request: kmock.Request) -> Any:
         result = await super()._serve_list(request)
@@ -392,41 +672,116 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
                 result["kind"] = f"{kind}List"
         return result
 
+    async def _stream_watch(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
+        """Watch events as the API server streams them: JSON lines, Content-Type
+        application/json (kmock's stream says application/octet-stream, which client-go's
+        watchers, helm's --wait among them, cannot decode)."""
+        response = aiohttp.web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request._raw_request)
+        try:
+            async for item in self._serve_watch(request):
+                if isinstance(item, bytes | bytearray):
+                    if item:
+                        await response.write(bytes(item))
+                    continue
+                await response.write(json.dumps(item).encode() + b"\n")
+            await response.write_eof()
+        except (ConnectionResetError, RuntimeError):
+            pass  # the client went away
+        return response
+
     async def _serve_watch(self, request: kmock.Request) -> AsyncIterator[Any]:
+        """Watch semantics of the API server (apiserver pkg/storage/cacher watch):
+
+        * no resourceVersion (or "0"): every existing object first, as ADDED;
+        * a resourceVersion: only changes after it;
+        * sendInitialEvents=true (client-go's WatchList, on by default in client-go 1.35 and
+          so in helm 4's --wait): the existing objects, then a BOOKMARK annotated
+          ``k8s.io/initial-events-end: "true"`` (KEP-3157), then changes;
+        * labelSelector, fieldSelector and timeoutSeconds as for lists.
+        """
+        assert request.resource is not None
+        res, namespace = request.resource, request.namespace
         labels, fields = request.params.get("labelSelector"), request.params.get("fieldSelector")
         timeout = request.params.get("timeoutSeconds")
         since = request.params.get("resourceVersion") or "0"
         since_rv = int(since) if since.isdigit() else 0
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + float(timeout) if timeout else None
-        events = super()._serve_watch(request)
+        initial = request.params.get("sendInitialEvents") == "true"
+
+        def wanted(obj: dict[str, Any]) -> bool:
+            meta = obj.get("metadata", {})
+            return (
+                (namespace is None or meta.get("namespace") == namespace)
+                and match_label_selector(meta.get("labels"), labels)
+                and match_field_selector(obj, fields)
+            )
+
+        bus = self._buses[res]
+        marker = await bus.mark()
         try:
+            async with self._lock:
+                existing = [
+                    (self._first_rv(obj), copy.deepcopy(obj.raw))
+                    for (r, _ns, _n), obj in self._objects.items()
+                    if r == res and not obj.deleted
+                ]
+                start_rv = self.last_rv
+            yield b""
+            replay = initial or since_rv == 0
+            for first_rv, obj in existing:
+                if not wanted(obj):
+                    continue
+                if replay:
+                    yield {"type": "ADDED", "object": obj}
+                elif int(obj["metadata"].get("resourceVersion") or 0) > since_rv:
+                    # Changed since the version asked for (the server's watch cache
+                    # replays those): created after it, or modified after it.
+                    yield {"type": "ADDED" if first_rv > since_rv else "MODIFIED", "object": obj}
+            if initial:
+                api_version, kind = self._identity(res)
+                yield {
+                    "type": "BOOKMARK",
+                    "object": {
+                        "apiVersion": api_version,
+                        "kind": kind,
+                        "metadata": {
+                            "resourceVersion": str(start_rv),
+                            "annotations": {"k8s.io/initial-events-end": "true"},
+                        },
+                    },
+                }
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + float(timeout) if timeout else None
+            stream = bus.stream(since=marker)
+            floor = max(start_rv, since_rv)
             while True:
                 if deadline is None:
-                    item = await anext(events)
+                    item = await anext(stream)
                 else:
                     remaining = deadline - loop.time()
                     if remaining <= 0:
                         return
                     try:
-                        item = await asyncio.wait_for(anext(events), remaining)
+                        item = await asyncio.wait_for(anext(stream), remaining)
                     except TimeoutError:
                         return
-                if isinstance(item, dict):
-                    obj = item.get("object", {})
-                    meta = obj.get("metadata", {})
-                    rv = str(meta.get("resourceVersion", "0"))
-                    if item.get("type") == "ADDED" and rv.isdigit() and int(rv) <= since_rv:
-                        continue
-                    if not match_label_selector(meta.get("labels"), labels):
-                        continue
-                    if not match_field_selector(obj, fields):
-                        continue
-                yield item
+                obj = item.get("object", {}) if isinstance(item, dict) else {}
+                rv = str(obj.get("metadata", {}).get("resourceVersion", "0"))
+                if rv.isdigit() and int(rv) <= floor:
+                    continue  # already in the initial events, or older than asked for
+                if wanted(obj):
+                    yield item
         except StopAsyncIteration:
             return
         finally:
-            await events.aclose()
+            await bus.unmark(marker)
+
+    @staticmethod
+    def _first_rv(obj: Any) -> int:
+        for version in obj.history:
+            if version is not None:
+                return int(version.get("metadata", {}).get("resourceVersion") or 0)
+        return 0
 
     # -- direct (non-HTTP) access, called on the loop thread ---------------------------------
     async def seed(self, obj: dict[str, Any]) -> dict[str, Any]:
@@ -435,6 +790,7 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
         namespace = obj.get("metadata", {}).get("namespace") or "default"
         if not self._is_namespaced(res):
             namespace = None
+        kube_rules.apply_defaults(obj, self.allocate)
         async with self._lock:
             self._enrich_new(res, namespace, obj)
             key = (res, namespace, obj["metadata"]["name"])
@@ -478,15 +834,17 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
     ) -> dict[str, Any]:
         async with self._lock:
             obj = self._objects[res, namespace, name]
-            rv = self.next_rv()
+            current = copy.deepcopy(obj.raw)
             if isinstance(patch, dict):
-                meta = {**patch.get("metadata", {}), "resourceVersion": rv}
-                obj.patch({**patch, "metadata": meta})
+                new = kube_rules.merge_patch(current, patch)
             else:
-                obj.patch([*patch, {"op": "add", "path": "/metadata/resourceVersion", "value": rv}])
-            raw: dict[str, Any] = obj.raw
-            await self._buses[res].put({"type": "MODIFIED", "object": raw})
-        return copy.deepcopy(raw)
+                new = jsonpatch.apply_patch(current, patch)
+            new.setdefault("metadata", {})["resourceVersion"] = self.next_rv()
+            obj.create(new)
+            raw: dict[str, Any] = copy.deepcopy(obj.raw)
+            # A controller removing the last finalizer lets a deleted object go.
+            await self._settle(res, obj, raw)
+        return raw
 
 
 # --------------------------------------------------------------------------------------------
@@ -541,6 +899,10 @@ class FakeKube:
         self._stop = asyncio.Event()
         self.emulator = Emulator()
         self.emulator.resources.load_bundled()
+        for name in kube_rules.SYSTEM_NAMESPACES:
+            await self.emulator.seed(
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+            )
         async with self.emulator, kmock.Server(self.emulator, host="127.0.0.1") as server:
             self._url = str(server.url).rstrip("/")
             self._host, self._port = server.host, server.port
@@ -625,6 +987,15 @@ class FakeKube:
         """Delete an object without an HTTP request (watchers get DELETED)."""
         res = self.emulator.find_resource(resource)
         self.call(lambda: self.emulator.remove(res, namespace, name))
+
+    def finish_namespace(self, name: str) -> bool:
+        """Run the namespace controller's last step now; True when the namespace is gone
+        (False while content with finalizers remains)."""
+        return self.call(lambda: self.emulator.finalize_namespace(name))
+
+    def hold_namespaces(self) -> None:
+        """Keep deleted namespaces Terminating until :meth:`finish_namespace`."""
+        self.emulator.namespace_finalize_delay = None
 
     def patch(
         self,

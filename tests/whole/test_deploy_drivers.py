@@ -1,0 +1,258 @@
+"""`invoke deploy` on a simulated cluster of each driver, twice: the second run changes nothing.
+
+Each cluster holds what its driver puts there before this tool runs (the names are
+written out here as the upstream manifests have them, with the file they come from):
+
+* heat (openstack/magnum stable/2025.1 kubernetes fragments): the Cinder CSI node plugin
+  kube-system/csi-cinder-nodeplugin, tolerating every taint (enable-cinder-csi.sh), the
+  cluster autoscaler kube-system/cluster-autoscaler knowing only default-worker
+  (enable-auto-scaling.sh), no StorageClass.
+* capi-helm (azimuth-cloud/capi-helm-charts cluster-addons with magnum-capi-helm 1.4.0):
+  openstack-system/openstack-cinder-csi-nodeplugin tolerating every taint, a default
+  StorageClass named after the cloud's default volume type, and the NVIDIA GPU operator
+  as release gpu-operator/nvidia-gpu-operator.
+* existing: a cluster made by hand, with the plugin under the heat name.
+
+Magnum and the other OpenStack services are the fake cloud, Kubernetes the emulator (the
+cluster's API address is pointed at it), helm the recording helm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from scripts import orchestrate
+from scripts.cluster import deploy as cluster_deploy
+from scripts.core import loading
+from scripts.core.console import Console
+from tests.cluster.conftest import CLUSTER, merge
+from tests.conftest import TaskRun
+from tests.hub.conftest import running_hub, use_kubeconfig
+from tests.support.fake_helm import FakeHelm
+from tests.support.fakecloud import FakeCloud
+from tests.support.fakekube import FakeKube
+
+ENV = "drivers"
+GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+EVERYTHING = [{"operator": "Exists"}]
+
+
+def node(name: str, *, taints: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.io/os": "linux"}},
+        "spec": {"taints": taints or []},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+    }
+
+
+def node_plugin(name: str, namespace: str, nodes: int) -> dict[str, Any]:
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": name, "namespace": namespace, "generation": 1},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [
+                        {"name": "node-driver-registrar", "image": "csi-node-driver-registrar"},
+                        {"name": "cinder-csi-plugin", "image": "cinder-csi-plugin"},
+                    ],
+                    "tolerations": EVERYTHING,
+                },
+            },
+        },
+        "status": {
+            "currentNumberScheduled": nodes,
+            "desiredNumberScheduled": nodes,
+            "numberMisscheduled": 0,
+            "numberReady": nodes,
+            "observedGeneration": 1,
+        },
+    }
+
+
+def heat_autoscaler() -> dict[str, Any]:
+    # enable-auto-scaling.sh: the heat driver writes only default-worker's bounds.
+    command = [
+        "./cluster-autoscaler",
+        "--alsologtostderr",
+        "--cloud-provider=magnum",
+        "--cluster-name=4b2f7c1e-0000-4000-8000-000000000001",
+        "--cloud-config=/config/cloud-config",
+        "--nodes=1:5:default-worker",
+        "--scale-down-unneeded-time=10m",
+    ]
+    labels = {"app": "cluster-autoscaler"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "cluster-autoscaler", "namespace": "kube-system", "labels": labels},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [
+                        {"name": "cluster-autoscaler", "image": "autoscaler", "command": command}
+                    ]
+                },
+            },
+        },
+        "status": {"availableReplicas": 1, "replicas": 1},
+    }
+
+
+def seed(kube: FakeKube, driver: str) -> None:
+    nodes = [node("master-0"), node("worker-0"), node("gpu-worker-0", taints=[GPU_TAINT])]
+    for item in nodes:
+        kube.create(item)
+    kube.create(
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "CSIDriver",
+            "metadata": {"name": "cinder.csi.openstack.org"},
+            "spec": {"attachRequired": True},
+        }
+    )
+    if driver == "capi-helm":
+        kube.create(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "openstack-system"}}
+        )
+        kube.create(node_plugin("openstack-cinder-csi-nodeplugin", "openstack-system", 3))
+        kube.create(
+            {
+                "apiVersion": "storage.k8s.io/v1",
+                "kind": "StorageClass",
+                "metadata": {
+                    "name": "default",
+                    "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+                },
+                "provisioner": "cinder.csi.openstack.org",
+                "parameters": {"availability": "nova", "type": "__DEFAULT__"},
+                "reclaimPolicy": "Delete",
+                "allowVolumeExpansion": True,
+                "volumeBindingMode": "WaitForFirstConsumer",
+            }
+        )
+        kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "gpu-operator"}})
+        kube.create(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRole",
+                "metadata": {
+                    "name": "gpu-operator",
+                    "annotations": {
+                        "meta.helm.sh/release-name": "nvidia-gpu-operator",
+                        "meta.helm.sh/release-namespace": "gpu-operator",
+                    },
+                },
+                "rules": [],
+            }
+        )
+    else:
+        kube.create(node_plugin("csi-cinder-nodeplugin", "kube-system", 3))
+    if driver == "heat":
+        kube.create(heat_autoscaler())
+    running_hub(kube, address="203.0.113.7")
+
+
+@pytest.fixture
+def environment_for(  # noqa: PLR0917 - pytest passes fixtures by name
+    config_dir: Path,
+    run_task: Callable[..., TaskRun],
+    kube: FakeKube,
+    fake_cloud: FakeCloud,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Callable[[str], loading.Environment]:
+    """The environment of a driver, its cluster made (for Magnum drivers) and seeded."""
+    fake_cloud.clouds_yaml(tmp_path, monkeypatch)
+
+    def make(driver: str) -> loading.Environment:
+        assert run_task("config.init", "--env", ENV).code == 0
+        path = config_dir / f"{ENV}.yaml"
+        config = yaml.safe_load(path.read_text())
+        config["cloud"] = "fake"
+        config["cluster"] = merge(CLUSTER, {"driver": driver})
+        config["hub"]["floating_ip"] = None
+        path.write_text(yaml.safe_dump(config))
+        secrets_path = config_dir / f"{ENV}.secrets.yaml"
+        secrets = yaml.safe_load(secrets_path.read_text())
+        secrets["oauth_client_secret"] = "client-secret-for-tests"
+        secrets_path.write_text(yaml.safe_dump(secrets))
+        environment = loading.load(ENV)
+        if driver == "existing":
+            use_kubeconfig(kube, config_dir, ENV)
+        else:
+            uuid = cluster_deploy.run(
+                environment, Console(), clock=fake_cloud.clock, connection=fake_cloud.conn
+            )
+            assert uuid is not None
+            # The cluster's API is the emulator (the kubeconfig is written for it).
+            fake_cloud.clusters[uuid]["api_address"] = kube.url
+        seed(kube, driver)
+        return environment
+
+    return make
+
+
+def deploy(environment: loading.Environment, cloud: FakeCloud) -> orchestrate.DeployReport:
+    return orchestrate.deploy(
+        environment, Console(), health=False, clock=cloud.clock, connection=cloud.conn
+    )
+
+
+@pytest.mark.parametrize("driver", ["heat", "capi-helm", "existing"])
+def test_deploy_twice_makes_no_mutating_call_the_second_time(
+    driver: str,
+    environment_for: Callable[[str], loading.Environment],
+    kube: FakeKube,
+    fake_helm: FakeHelm,
+    fake_cloud: FakeCloud,
+) -> None:
+    environment = environment_for(driver)
+
+    first = deploy(environment, fake_cloud)
+
+    assert all(result.ok for result in first.releases), [r.error for r in first.releases]
+    installed = sorted(release["name"] for release in fake_helm.releases().values())
+    if driver == "capi-helm":
+        # The platform's GPU operator is used; the hub's class is not a second default.
+        assert installed == ["jhub", "prometheus"]
+        ours = kube.get("storageclasses", "cinder-storage")
+        assert ours is not None and not (ours["metadata"].get("annotations") or {})
+    else:
+        assert installed == ["gpu-operator", "jhub", "prometheus"]
+    if driver == "heat":
+        scaler = kube.get("deployments", "cluster-autoscaler", "kube-system")
+        assert scaler is not None
+        command = scaler["spec"]["template"]["spec"]["containers"][0]["command"]
+        assert "--nodes=0:2:gpu-worker" in command
+
+    kube.clear_requests()
+    upgrades = len(fake_helm.upgrades())
+    cloud_calls = len(fake_cloud.mutating_calls())
+
+    second = deploy(environment, fake_cloud)
+
+    assert all(result.ok for result in second.releases), [r.error for r in second.releases]
+    assert kube.mutating_requests() == []
+    assert len(fake_helm.upgrades()) == upgrades
+    assert fake_helm.rollbacks() == []
+    assert len(fake_cloud.mutating_calls()) == cloud_calls
+
+
+def test_deploy_recover_needs_yes(run_task: Callable[..., TaskRun], config_dir: Path) -> None:
+    result = run_task("deploy", "--recover")
+    assert result.code == 2
+    assert "option --yes: required with --recover" in result.err
