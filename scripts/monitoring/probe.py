@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..core import values_diff
+from ..core import releases
 from ..core.settings import Settings
 from .alerts import PROBE_TARGET, probed
 
@@ -86,13 +86,29 @@ def ensure(run: Deployment, settings: Settings) -> None:
             step.unchanged(f"skipped: {why}, so nothing to probe")
             return
         wanted = values(settings)
-        deployed = run.helm.get_values(blackbox.release, namespace)
-        if deployed == wanted:
-            step.unchanged(f"probing {target_url(settings)}")
+        spec = releases.Release(
+            blackbox.release, namespace, chart.version, wanted, UPGRADE_TIMEOUT_SECONDS
+        )
+        # The same rule as every release: "unchanged" only when the last revision is
+        # deployed at the config's chart version with equal values (core.releases).
+        plan = releases.settle(
+            run.helm,
+            spec,
+            run.ui,
+            run.changes,
+            task=f"invoke monitoring.deploy --env {run.environment.name}",
+            recovery=run.recovery,
+        )
+        if plan.action == "unchanged":
+            step.unchanged(
+                f"{releases.unchanged_detail(plan, chart.version)}; probing {target_url(settings)}"
+            )
             return
-        what = "install" if deployed is None else "upgrade"
-        if deployed is not None:
-            keys = [change.path for change in values_diff.changes(deployed, wanted)]
+        what = "install" if plan.action == "install" else "upgrade"
+        if plan.action == "upgrade":
+            run.ui.print(f"  why: {plan.reason}")
+        if plan.changes:
+            keys = [change.path for change in plan.changes]
             run.ui.print(
                 f"  values changed at: {', '.join(keys[:8])}{' …' if len(keys) > 8 else ''}"
             )
@@ -112,5 +128,5 @@ def ensure(run: Deployment, settings: Settings) -> None:
             step.planned(f"would {what}; probing {target_url(settings)}")
         else:
             step.done(
-                f"{'installed' if deployed is None else 'upgraded'}; probing {target_url(settings)}"
+                f"{'installed' if what == 'install' else 'upgraded'}; probing {target_url(settings)}"
             )
