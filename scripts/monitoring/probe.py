@@ -127,6 +127,5 @@ def ensure(run: Deployment, settings: Settings) -> None:
         if run.changes.dry_run:
             step.planned(f"would {what}; probing {target_url(settings)}")
         else:
-            step.done(
-                f"{'installed' if what == 'install' else 'upgraded'}; probing {target_url(settings)}"
-            )
+            done = "installed" if what == "install" else "upgraded"
+            step.done(f"{done}; probing {target_url(settings)}")
