@@ -22,6 +22,8 @@ def test_connect_past_loopback_fails_the_test() -> None:
     with (
         socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock,
         pytest.raises(pytest_socket.SocketConnectBlockedError, match=ELSEWHERE),
+        # pytest-socket also warns about the attempt; here it is the point.
+        pytest.warns(UserWarning, match=ELSEWHERE),
     ):
         sock.connect((ELSEWHERE, 80))
 
@@ -63,7 +65,10 @@ def test_loopback_works_both_ways() -> None:
 
 def test_bad_input_tests_get_no_socket_at_all(socket_disabled: None) -> None:
     for family in (socket.AF_INET, socket.AF_UNIX):
-        with pytest.raises(pytest_socket.SocketBlockedError):
+        with (
+            pytest.raises(pytest_socket.SocketBlockedError),
+            pytest.warns(UserWarning, match="socket.socket"),
+        ):
             socket.socket(family, socket.SOCK_STREAM)
 
 
