@@ -178,6 +178,10 @@ def ensure_limits(api: ApiClient, limits: Limits, ui: Console, changes: Changes)
         try:
             return apps.patch_namespaced_deployment(AUTOSCALER, NAMESPACE, patch)
         except ApiException as error:
+            if error.status in (409, 422) and _already(apps, index, field, wanted):
+                # An earlier attempt was applied but its answer was lost (a dropped
+                # connection, a load balancer's 504): the guard now sees our own command.
+                return None
             if error.status in (409, 422):
                 raise OperationFailed(
                     f"{NAMESPACE}/{AUTOSCALER} was changed by someone else while patching; "
@@ -192,6 +196,15 @@ def ensure_limits(api: ApiClient, limits: Limits, ui: Console, changes: Changes)
         lambda: call(f"patch {NAMESPACE}/{AUTOSCALER}", send),
     )
     return True
+
+
+def _already(apps: Any, index: int, field: str, wanted: list[str]) -> bool:
+    """Whether the live autoscaler already runs with `wanted` (read again, not assumed)."""
+    live = apps.read_namespaced_deployment(AUTOSCALER, NAMESPACE)
+    containers = live.spec.template.spec.containers or []
+    if index >= len(containers):
+        return False
+    return list(getattr(containers[index], field) or []) == wanted
 
 
 # ------------------------------------------------------------------ the task

@@ -129,19 +129,25 @@ class KubeFault:
 class KubeFaults:
     """A seeded fault injector: ``rate`` of the requests fail with one of ``kinds``."""
 
-    rate: float
-    seed: int
+    rate: float = 0.0
+    seed: int = 0
     kinds: tuple[str, ...] = KUBE_FAULTS
     injected: list[KubeFault] = field(default_factory=list)
+    #: targeted faults, first match wins: [method, path regex, kind, times left]
+    targeted: list[list[Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         import random
 
         self._rng = random.Random(self.seed)
 
-    def pick(self, method: str) -> tuple[str | None, bool]:
+    def pick(self, method: str, path: str = "") -> tuple[str | None, bool]:
         """(kind or None, whether a write is served before the fault strikes)."""
-        if self._rng.random() >= self.rate:
+        for rule in self.targeted:
+            if rule[3] > 0 and rule[0] == method and re.search(rule[1], path):
+                rule[3] -= 1
+                return rule[2], rule[2] in {"dropped_response", "504"}
+        if not self.rate or self._rng.random() >= self.rate:
             return None, True
         kind = self._rng.choice(self.kinds)
         after = kind == "dropped_response" or (kind == "504" and self._rng.random() < 0.5)
@@ -361,7 +367,9 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
 
     # -- the wire ----------------------------------------------------------------------------
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
-        kind, after = self.faults.pick(raw_request.method) if self.faults else (None, True)
+        kind, after = (
+            self.faults.pick(raw_request.method, raw_request.path) if self.faults else (None, True)
+        )
         if kind is not None and not after:
             assert self.faults is not None
             self.faults.injected.append(
@@ -1114,6 +1122,16 @@ class FakeKube:
         if unknown:
             raise ValueError(f"unknown fault kinds {sorted(unknown)}")
         self.emulator.faults = KubeFaults(rate=rate, seed=seed, kinds=tuple(kinds))
+        return self.emulator.faults
+
+    def fail_request(self, method: str, path_regex: str, kind: str, times: int = 1) -> KubeFaults:
+        """Fail the next ``times`` requests of ``method`` whose path matches ``path_regex``
+        with ``kind`` (``"504"`` and ``"dropped_response"`` after the API server acted)."""
+        if kind not in KUBE_FAULTS:
+            raise ValueError(f"unknown fault kind {kind!r}")
+        if self.emulator.faults is None:
+            self.emulator.faults = KubeFaults()
+        self.emulator.faults.targeted.append([method.upper(), path_regex, kind, times])
         return self.emulator.faults
 
     def clear_faults(self) -> None:
