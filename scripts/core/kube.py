@@ -336,7 +336,11 @@ def ensure(
         create = _method(api, kind, "create")
         changes.make(
             f"create {label}",
-            lambda: call(f"create {label}", _create_once(create, scope, wanted), clock=clock),
+            lambda: call(
+                f"create {label}",
+                create_once(lambda: create(**scope, body=wanted)),
+                clock=clock,
+            ),
         )
         return "created"
 
@@ -362,9 +366,7 @@ def ensure(
     return "updated"
 
 
-def _create_once(
-    create: Callable[..., Any], scope: dict[str, str], wanted: Manifest
-) -> Callable[[], Any]:
+def create_once(create: Callable[[], T]) -> Callable[[], T | None]:
     """A create that may be retried: when an earlier attempt's answer was lost (the
     connection dropped, or a load balancer's 504, after the API server stored it), the
     retry's 409 AlreadyExists is that object, not someone else's; a first attempt's 409
@@ -373,11 +375,11 @@ def _create_once(
 
     attempts = 0
 
-    def attempt() -> Any:
+    def attempt() -> T | None:
         nonlocal attempts
         attempts += 1
         try:
-            return create(**scope, body=wanted)
+            return create()
         except ApiException as error:
             if attempts > 1 and error.status == 409 and _reason(error) == "AlreadyExists":
                 return None

@@ -452,7 +452,7 @@ def test_a_first_create_meeting_a_new_object_still_fails(kube: FakeKube) -> None
 
     kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "taken"}})
     create = client.CoreV1Api(kube.api_client).create_namespace
-    attempt = corekube._create_once(create, {}, manifests.namespace("taken"))
+    attempt = corekube.create_once(lambda: create(body=manifests.namespace("taken")))
     with pytest.raises(client.exceptions.ApiException) as raised:
         attempt()
     assert raised.value.status == 409
