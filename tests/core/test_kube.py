@@ -434,9 +434,7 @@ def test_a_create_whose_answer_was_lost_is_not_made_twice_nor_an_error(
     # (urllib3 does not retry a POST) or the load balancer in front answers 504.
     faults = kube.fail_request("POST", r"^/api/v1/namespaces$", kind)
     clock = FakeClock()
-    outcome = corekube.ensure(
-        kube.api_client, manifests.namespace("lost"), changes(), clock=clock
-    )
+    outcome = corekube.ensure(kube.api_client, manifests.namespace("lost"), changes(), clock=clock)
     assert outcome == "created"
     assert [(f.kind, f.applied) for f in faults.injected] == [(kind, True)]
     posts = [r for r in kube.requests if r.method == "POST" and r.path == "/api/v1/namespaces"]

@@ -153,6 +153,7 @@ class KubeFaults:
         after = kind == "dropped_response" or (kind == "504" and self._rng.random() < 0.5)
         return kind, after
 
+
 # --------------------------------------------------------------------------------------------
 # kmock 0.8 bug fixes (module-level patches of kmock's URL parser, applied on import).
 # 1. `/api/v1/namespaces` and `/api/v1/namespaces/{name}[/status|/finalize]`

@@ -428,8 +428,9 @@ class CloudCore:
         ``"read_timeout"`` (``requests.ReadTimeout``) and ``"504"`` (HAProxy's page) — for
         these two, on a mutating call, the effect is applied first when ``timeout_applied``
         is True (the duplicate-creation trap), not applied when False, decided by the seeded
-        RNG when None. :data:`WIRE_FAULTS` is the load-balancer-and-network set. Deterministic for a given ``seed``
-        and request sequence. Replaces earlier random rules; targeted rules stay.
+        RNG when None. :data:`WIRE_FAULTS` is the load-balancer-and-network set.
+        Deterministic for a given ``seed`` and request sequence. Replaces earlier random
+        rules; targeted rules stay.
         """
         self._rng = random.Random(seed)
         self._fault_rules = [r for r in self._fault_rules if r.times is not None]
