@@ -41,7 +41,7 @@ def percentile(values: list[int], share: float) -> int:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def benchmark(runs: int, first_seed: int, rate: float = RATE) -> dict[str, Any]:
+def measure(runs: int, first_seed: int, rate: float = RATE) -> dict[str, Any]:
     results = []
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-faults-") as scratch:
@@ -66,7 +66,7 @@ def benchmark(runs: int, first_seed: int, rate: float = RATE) -> dict[str, Any]:
 
 
 def test_deploy_and_destroy_with_faults(benchmark: Any) -> None:
-    result = benchmark.pedantic(globals()["benchmark"], args=(10, 1), rounds=1, iterations=1)
+    result = benchmark.pedantic(measure, args=(10, 1), rounds=1, iterations=1)
     benchmark.extra_info.update({k: v for k, v in result.items() if k != "failures"})
     print(f"\n{report(result)}")
 
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="seed of the first run")
     parser.add_argument("--rate", type=float, default=RATE)
     options = parser.parse_args(argv)
-    print(report(benchmark(options.runs, options.seed, options.rate)))
+    print(report(measure(options.runs, options.seed, options.rate)))
     return 0
 
 
