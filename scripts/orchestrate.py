@@ -13,6 +13,7 @@ This is the one place where areas meet; the areas never import each other.
 
 from __future__ import annotations
 
+import contextvars
 import io
 import time
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from .core.console import Console
 from .core.errors import BadInput, OperationFailed, bad_option
 from .core.loading import Environment
 from .core.releases import Recovery
-from .core.waiting import Clock
+from .core.waiting import Clock, using
 
 if TYPE_CHECKING:
     from openstack.connection import Connection
@@ -85,7 +86,11 @@ def run_parallel(jobs: dict[str, Job], ui: Console) -> list[JobResult]:
     if not jobs:
         return results
     with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="release") as pool:
-        futures = [pool.submit(_run_job, name, job) for name, job in jobs.items()]
+        # Each job in a copy of this context, so the clock `deploy` installed reaches it.
+        futures = [
+            pool.submit(contextvars.copy_context().run, _run_job, name, job)
+            for name, job in jobs.items()
+        ]
         for future in as_completed(futures):
             result = future.result()
             results.append(result)
@@ -158,6 +163,28 @@ def deploy(
     connection: Connection | None = None,
     recovery: Recovery | None = None,
 ) -> DeployReport:
+    with using(clock):
+        return _deploy(
+            environment,
+            ui,
+            dry_run=dry_run,
+            health=health,
+            clock=clock,
+            connection=connection,
+            recovery=recovery,
+        )
+
+
+def _deploy(
+    environment: Environment,
+    ui: Console,
+    *,
+    dry_run: bool,
+    health: bool,
+    clock: Clock | None,
+    connection: Connection | None,
+    recovery: Recovery | None,
+) -> DeployReport:
     from .cluster import deploy as cluster_deploy
     from .cluster import kubeconfig
 
@@ -221,6 +248,19 @@ def destroy(
     connection: Connection | None = None,
 ) -> None:
     """Hub (certificate backed up first), monitoring, GPU operator, load balancers, cluster."""
+    with using(clock):
+        _destroy(environment, ui, yes=yes, dry_run=dry_run, clock=clock, connection=connection)
+
+
+def _destroy(
+    environment: Environment,
+    ui: Console,
+    *,
+    yes: bool,
+    dry_run: bool,
+    clock: Clock | None,
+    connection: Connection | None,
+) -> None:
     from .cluster import delete as cluster_delete
     from .hub import uninstall as hub_uninstall
 

@@ -32,3 +32,29 @@ def test_a_long_wait_costs_no_real_time() -> None:
     with pytest.raises(OperationFailed, match="timed out after 900s"):
         wait_until(lambda: None, what="nothing", timeout=900, clock=clock)
     assert sum(clock.sleeps) == pytest.approx(900)
+
+
+def test_the_installed_clock_reaches_retries_and_threads_started_with_its_context() -> None:
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    from scripts.core.waiting import current_clock, retry, using
+
+    clock = FakeClock()
+    failures = iter([ConnectionError("reset"), ConnectionError("reset")])
+
+    def flaky() -> str:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        return "done"
+
+    with using(clock):
+        assert retry(flaky, transient=lambda e: isinstance(e, ConnectionError)) == "done"
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            inherited = pool.submit(contextvars.copy_context().run, current_clock).result()
+            bare = pool.submit(current_clock).result()
+    assert clock.sleeps == [1.0, 2.0]  # the default back-off, on the fake clock
+    assert inherited is clock
+    assert bare is not clock  # a thread without the context keeps the real clock
+    assert current_clock() is not clock

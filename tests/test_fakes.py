@@ -479,6 +479,88 @@ def test_timed_out_create_may_have_happened(fake_cloud: FakeCloud) -> None:
     assert sorted(c["name"] for c in fake_cloud.clusters.values()) == ["hub", "hub3"]
 
 
+def test_wire_faults_are_haproxys_pages_resets_and_lost_answers(fake_cloud: FakeCloud) -> None:
+    from tests.support.fakecloud.core import HAPROXY_PAGES
+
+    template = _template(fake_cloud)
+    coe = fake_cloud.conn.container_infrastructure_management
+    url = "https://nova.fake.test/v2.1/flavors/detail"
+    session = fake_cloud.conn.session
+    fake_cloud.fail_request("GET", r"/flavors/detail$", "504")
+    answer = session.get(url, raise_exc=False)
+    assert answer.status_code == 504 and answer.headers["Content-Type"] == "text/html"
+    assert answer.text == (
+        "<html><body><h1>504 Gateway Time-out</h1>\nThe server didn't respond in time.\n"
+        "</body></html>\n"
+    )
+    assert set(HAPROXY_PAGES) == {502, 503, 504}
+
+    # A 504 while the service went on: the create happened, the client saw the error.
+    fake_cloud.fail_request("POST", r"^/v1/clusters$", "504", applied=True)
+    with pytest.raises(openstack.exceptions.HttpException) as failure:
+        coe.create_cluster(name="hub", cluster_template_id=template.id)
+    assert failure.value.status_code == 504
+    assert [c["name"] for c in fake_cloud.clusters.values()] == ["hub"]
+    fake_cloud.fail_request("POST", r"^/v1/clusters$", "504", applied=False)
+    with pytest.raises(openstack.exceptions.HttpException):
+        coe.create_cluster(name="hub2", cluster_template_id=template.id)
+    assert [c["name"] for c in fake_cloud.clusters.values()] == ["hub"]
+
+    # A reset before the service saw the request: keystoneauth's ConnectFailure, no effect.
+    fake_cloud.fail_request("POST", r"^/v1/clusters$", "connection_reset")
+    with pytest.raises(keystoneauth1.exceptions.ConnectFailure):
+        coe.create_cluster(name="hub3", cluster_template_id=template.id)
+    assert [c["name"] for c in fake_cloud.clusters.values()] == ["hub"]
+    assert [r.fault for r in fake_cloud.injected_faults] == [
+        "504",
+        "504",
+        "504",
+        "connection_reset",
+    ]
+
+
+def test_the_emulator_fails_requests_at_the_wire(kube: FakeKube) -> None:
+    from kubernetes import client
+    from urllib3.exceptions import ProtocolError
+
+    core = client.CoreV1Api(kube.api_client)
+    faults = kube.fail_request("POST", r"^/api/v1/namespaces$", "dropped_response")
+    with pytest.raises(ProtocolError):
+        core.create_namespace({"metadata": {"name": "stored"}})
+    assert kube.get("namespaces", "stored") is not None  # it happened anyway
+    kube.fail_request("POST", r"^/api/v1/namespaces$", "503")
+    with pytest.raises(client.exceptions.ApiException) as refused:
+        core.create_namespace({"metadata": {"name": "refused"}})
+    assert refused.value.status == 503 and "No server is available" in refused.value.body
+    assert kube.get("namespaces", "refused") is None
+    kube.fail_request("POST", r"^/api/v1/namespaces$", "connection_reset")
+    with pytest.raises(ProtocolError):
+        core.create_namespace({"metadata": {"name": "reset"}})
+    assert kube.get("namespaces", "reset") is None
+    assert [(f.kind, f.applied) for f in faults.injected] == [
+        ("dropped_response", True),
+        ("503", False),
+        ("connection_reset", False),
+    ]
+
+    # Random faults are seeded: the same seed fails the same requests.
+    def failures(seed: int) -> list[str]:
+        kube.inject_faults(0.3, seed=seed, kinds=("503",))
+        seen = []
+        for _ in range(40):
+            try:
+                core.read_namespace("default")
+                seen.append("ok")
+            except client.exceptions.ApiException as error:
+                seen.append(str(error.status))
+        return seen
+
+    first = failures(3)
+    assert 4 <= first.count("503") <= 20 and failures(3) == first
+    kube.clear_faults()
+    core.read_namespace("default")
+
+
 # ============================================================================ Kubernetes
 DEPLOYMENT: dict[str, Any] = {
     "apiVersion": "apps/v1",

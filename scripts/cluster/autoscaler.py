@@ -172,6 +172,8 @@ def ensure_limits(api: ApiClient, limits: Limits, ui: Console, changes: Changes)
         {"op": "replace", "path": path, "value": wanted},
     ]
 
+    refused = object()
+
     def send() -> Any:
         from kubernetes.client.exceptions import ApiException
 
@@ -179,17 +181,32 @@ def ensure_limits(api: ApiClient, limits: Limits, ui: Console, changes: Changes)
             return apps.patch_namespaced_deployment(AUTOSCALER, NAMESPACE, patch)
         except ApiException as error:
             if error.status in (409, 422):
-                raise OperationFailed(
-                    f"{NAMESPACE}/{AUTOSCALER} was changed by someone else while patching; "
-                    "nothing was overwritten",
-                    "re-run the task: it reads the new command and applies the limits to it",
-                ) from None
+                return refused
             raise
+
+    def apply() -> None:
+        if call(f"patch {NAMESPACE}/{AUTOSCALER}", send) is not refused:
+            return
+        # The guard failed. Either someone changed the command since we read it, or an
+        # earlier attempt of ours was applied and its answer lost (a dropped connection, a
+        # load balancer's 504): read again (its own retries) to tell which.
+        live = call(
+            f"read deployment {NAMESPACE}/{AUTOSCALER}",
+            lambda: apps.read_namespaced_deployment(AUTOSCALER, NAMESPACE),
+        )
+        containers = live.spec.template.spec.containers or []
+        if index < len(containers) and list(getattr(containers[index], field) or []) == wanted:
+            return
+        raise OperationFailed(
+            f"{NAMESPACE}/{AUTOSCALER} was changed by someone else while patching; "
+            "nothing was overwritten",
+            "re-run the task: it reads the new command and applies the limits to it",
+        )
 
     changes.make(
         f"patch {NAMESPACE}/{AUTOSCALER} {field}: "
         + ", ".join(f"--nodes={low}:{high}:{group}" for group, (low, high) in limits.items()),
-        lambda: call(f"patch {NAMESPACE}/{AUTOSCALER}", send),
+        apply,
     )
     return True
 

@@ -133,7 +133,8 @@ def is_not_found(error: BaseException) -> bool:
 
 
 def transient(error: BaseException) -> bool:
-    """Worth another try: 5xx, 409, connection resets and timeouts, *_IN_PROGRESS."""
+    """Worth another try: 5xx, 409, connection resets and timeouts, *_IN_PROGRESS, a
+    version discovery that found nothing."""
     from keystoneauth1 import exceptions as ksa
     from requests import exceptions as requests_errors
 
@@ -150,11 +151,30 @@ def transient(error: BaseException) -> bool:
         | socket.timeout,
     ):
         return True
+    if _discovery_found_nothing(error):
+        return True
     code = status_code(error)
     if code is not None and (code >= 500 or code in (409, 429)):
         return True
     # Magnum refuses changes while a stack operation runs (400 "... UPDATE_IN_PROGRESS").
     return code is not None and "_IN_PROGRESS" in api_message(error)
+
+
+def _discovery_found_nothing(error: BaseException) -> bool:
+    """openstacksdk's answer when version discovery got no version document.
+
+    keystoneauth skips a discovery URL that answers an HTTP error or drops the
+    connection (keystoneauth1 5.18 discover.py `_run_discovery`), and with none left
+    openstacksdk raises NotSupported "... exists but does not have any supported
+    versions" (openstack/service_description.py `_make_proxy`, openstacksdk 4.22).
+    A load balancer's 502/503/504 on `GET /` ends the same way, so it is worth
+    another try: the proxy is only cached once discovery succeeded.
+    """
+    from openstack import exceptions
+
+    return isinstance(error, exceptions.NotSupported) and (
+        "does not have any supported versions" in str(error)
+    )
 
 
 def _is_api_error(error: BaseException) -> bool:

@@ -336,7 +336,11 @@ def ensure(
         create = _method(api, kind, "create")
         changes.make(
             f"create {label}",
-            lambda: call(f"create {label}", lambda: create(**scope, body=wanted)),
+            lambda: call(
+                f"create {label}",
+                create_once(lambda: create(**scope, body=wanted)),
+                clock=clock,
+            ),
         )
         return "created"
 
@@ -360,6 +364,37 @@ def ensure(
         ),
     )
     return "updated"
+
+
+def create_once(create: Callable[[], T]) -> Callable[[], T | None]:
+    """A create that may be retried: when an earlier attempt's answer was lost (the
+    connection dropped, or a load balancer's 504, after the API server stored it), the
+    retry's 409 AlreadyExists is that object, not someone else's; a first attempt's 409
+    still fails (the object appeared after we read)."""
+    from kubernetes.client.exceptions import ApiException
+
+    attempts = 0
+
+    def attempt() -> T | None:
+        nonlocal attempts
+        attempts += 1
+        try:
+            return create()
+        except ApiException as error:
+            if attempts > 1 and error.status == 409 and _reason(error) == "AlreadyExists":
+                return None
+            raise
+
+    return attempt
+
+
+def _reason(error: Exception) -> str:
+    """The `reason` of a Kubernetes Status body (apimachinery pkg/apis/meta/v1 types.go)."""
+    try:
+        body = json.loads(getattr(error, "body", None) or "{}")
+    except ValueError:
+        return ""
+    return str(body.get("reason", "")) if isinstance(body, dict) else ""
 
 
 def _wait_until_gone(

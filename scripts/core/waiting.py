@@ -1,13 +1,17 @@
 """Waiting without fixed sleeps: capped exponential back-off and a deadline.
 
 The clock is injectable so tests can simulate a 15-minute cluster creation in
-milliseconds and count how often the API was asked.
+milliseconds and count how often the API was asked. A procedure given a clock
+(`orchestrate.deploy`) installs it with `using`, so every wait and retry beneath
+it, down to a Kubernetes call's back-off, keeps that one clock.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
@@ -28,6 +32,31 @@ class RealClock:
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
+
+
+_CURRENT: contextvars.ContextVar[Clock | None] = contextvars.ContextVar("clock", default=None)
+
+
+def current_clock() -> Clock:
+    """The clock installed by `using` in this context, else the real one."""
+    return _CURRENT.get() or RealClock()
+
+
+@contextlib.contextmanager
+def using(clock: Clock | None) -> Iterator[None]:
+    """Make `clock` the default of every wait and retry in this context (None: no change).
+
+    Threads started inside do not inherit it by themselves: start their work with
+    `contextvars.copy_context().run` (as `orchestrate.run_parallel` does).
+    """
+    if clock is None:
+        yield
+        return
+    token = _CURRENT.set(clock)
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
 
 
 @dataclass
@@ -62,7 +91,7 @@ def wait_until(
     probe raises OperationFailed itself for states that will never recover
     (a *_FAILED status), so those stop at once instead of waiting out the clock.
     """
-    clock = clock or RealClock()
+    clock = clock or current_clock()
     backoff = backoff or Backoff()
     started = clock.monotonic()
     while True:
@@ -89,7 +118,7 @@ def retry(
     clock: Clock | None = None,
 ) -> T:
     """Repeat call while it fails transiently (5xx, 409, resets); re-raise anything else."""
-    clock = clock or RealClock()
+    clock = clock or current_clock()
     backoff = backoff or Backoff(initial=1.0, factor=2.0, cap=20.0)
     for attempt in range(1, attempts + 1):
         try:

@@ -176,7 +176,9 @@ def _ensure(apps: Any, manifest: Manifest, changes: Changes) -> Outcome:
             f"create {label} ({pods} pod(s))",
             lambda: kube.call(
                 f"create {label}",
-                lambda: apps.create_namespaced_stateful_set(meta["namespace"], body=manifest),
+                kube.create_once(
+                    lambda: apps.create_namespaced_stateful_set(meta["namespace"], body=manifest)
+                ),
             ),
         )
         return "created"

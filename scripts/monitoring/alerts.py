@@ -298,8 +298,10 @@ def ensure(api: ApiClient, wanted: Manifest, changes: Changes) -> kube.Outcome:
             f"create {label}",
             lambda: kube.call(
                 f"create {label}",
-                lambda: custom.create_namespaced_custom_object(
-                    GROUP, VERSION, namespace, PLURAL, wanted
+                kube.create_once(
+                    lambda: custom.create_namespaced_custom_object(
+                        GROUP, VERSION, namespace, PLURAL, wanted
+                    )
                 ),
             ),
         )

@@ -14,9 +14,10 @@ from scripts.cluster import deploy
 from scripts.cluster.autoscaler import ensure_limits, node_limits, with_limits
 from scripts.core.changes import Changes
 from scripts.core.console import Console
+from scripts.core.waiting import using
 from tests.cluster.conftest import ENV, EnvFactory
 from tests.cluster.objects import MAGNUM_COMMAND, autoscaler
-from tests.support.fakecloud import FakeCloud
+from tests.support.fakecloud import FakeClock, FakeCloud
 from tests.support.fakekube import FakeKube
 
 PATH = "/apis/apps/v1/namespaces/kube-system/deployments/cluster-autoscaler"
@@ -144,6 +145,31 @@ def test_second_run_and_dry_run_send_no_patch(
     ensure_limits(kube.api_client, {"gpu-worker": (0, 4)}, ui, Changes(ui))
     assert not ensure_limits(kube.api_client, {"gpu-worker": (0, 4)}, ui, Changes(ui))
     assert len(patches(kube)) == 1
+
+
+@pytest.mark.parametrize("kind", ["dropped_response", "504"])
+def test_a_patch_whose_answer_was_lost_is_not_taken_for_a_concurrent_edit(
+    kube: FakeKube, kind: str
+) -> None:
+    # The API server applies the guarded patch, then the answer is lost; the retry's `test`
+    # op fails (422) because the command is already ours, which is success, not a conflict.
+    kube.create(autoscaler(MAGNUM_COMMAND))
+    faults = kube.fail_request("PATCH", PATH, kind)
+    ui = Console()
+    clock = FakeClock()
+
+    with using(clock):
+        assert ensure_limits(kube.api_client, {"gpu-worker": (0, 4)}, ui, Changes(ui)) is True
+
+    assert [(f.kind, f.applied) for f in faults.injected] == [(kind, True)]
+    assert len(patches(kube)) == 2
+    # The new group after the last --nodes flag, once.
+    assert command_of(kube) == [
+        *MAGNUM_COMMAND[:4],
+        "--nodes=0:4:gpu-worker",
+        *MAGNUM_COMMAND[4:],
+    ]
+    assert clock.sleeps
 
 
 def test_a_concurrent_edit_fails_instead_of_being_overwritten(

@@ -421,3 +421,36 @@ def test_a_namespace_stuck_terminating_names_the_remedy(kube: FakeKube) -> None:
         "(dry run) wait for Namespace jhub to finish deleting (Terminating)",
         "(dry run) create Namespace jhub",
     ]
+
+
+# ------------------------------------------------------------------ lost answers
+
+
+@pytest.mark.parametrize("kind", ["dropped_response", "504"])
+def test_a_create_whose_answer_was_lost_is_not_made_twice_nor_an_error(
+    kube: FakeKube, kind: str
+) -> None:
+    # The API server stores the namespace, then the answer is lost: the connection closes
+    # (urllib3 does not retry a POST) or the load balancer in front answers 504.
+    faults = kube.fail_request("POST", r"^/api/v1/namespaces$", kind)
+    clock = FakeClock()
+    outcome = corekube.ensure(kube.api_client, manifests.namespace("lost"), changes(), clock=clock)
+    assert outcome == "created"
+    assert [(f.kind, f.applied) for f in faults.injected] == [(kind, True)]
+    posts = [r for r in kube.requests if r.method == "POST" and r.path == "/api/v1/namespaces"]
+    assert len(posts) == 2  # the lost one and the retry that met the stored namespace
+    assert stored(kube, "namespaces", "lost")["metadata"]["name"] == "lost"
+    assert clock.sleeps  # the retry waited on the given clock, not the real one
+
+
+def test_a_first_create_meeting_a_new_object_still_fails(kube: FakeKube) -> None:
+    # AlreadyExists on the first attempt is someone else's object (made between our read
+    # and our create): it is not adopted silently.
+    from kubernetes import client
+
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "taken"}})
+    create = client.CoreV1Api(kube.api_client).create_namespace
+    attempt = corekube.create_once(lambda: create(body=manifests.namespace("taken")))
+    with pytest.raises(client.exceptions.ApiException) as raised:
+        attempt()
+    assert raised.value.status == 409

@@ -232,3 +232,21 @@ def test_the_fake_refuses_what_designate_refuses(fake_cloud: FakeCloud) -> None:
         list(dns.recordsets("4d7c2b9e-3f1a-4e6b-8c5d-9a0b1c2d3e4f"))
     body = fake_cloud.log[-1]
     assert body.status == 404
+
+
+@pytest.mark.parametrize("kind", ["503", "504", "connection_reset"])
+def test_a_failed_version_discovery_is_retried(
+    run_task: Run, fake_cloud: FakeCloud, dns_env: Callable[..., None], kind: str
+) -> None:
+    # openstacksdk finds Designate's version with `GET /` first; when the load balancer
+    # answers that with an error page (or the connection drops), keystoneauth finds no
+    # version and openstacksdk says the service "does not have any supported versions"
+    # (openstack/service_description.py _make_proxy): not the cloud's last word.
+    fake_cloud.add_zone("example.org.")
+    # keystoneauth tries each discovery URL it derives from the catalog (both `/` here).
+    fake_cloud.fail_request("GET", r"^/$", kind=kind, times=2)
+    dns_env(fake_cloud)
+    result = run_task("hub.dns", "--env", ENV)
+    assert result.code == 0, result.err
+    assert [(r.service, r.fault) for r in fake_cloud.injected_faults] == [("designate", kind)] * 2
+    assert len(a_records(fake_cloud)) == 1

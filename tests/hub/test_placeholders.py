@@ -86,6 +86,19 @@ def test_deploy_creates_them_and_a_rerun_changes_nothing(
     assert kube.mutating_requests() == []
 
 
+def test_a_create_whose_answer_was_lost_is_not_a_failed_deploy(
+    run_task: Run, cluster: Path, kube: FakeKube
+) -> None:
+    # The API server stores the StatefulSet, then the connection closes with no answer
+    # (urllib3 does not retry a POST); the tool's retry meets 409 AlreadyExists.
+    faults = kube.fail_request("POST", r"/namespaces/jhub/statefulsets$", "dropped_response")
+    result = run_task("hub.deploy", "--env", ENV, "--yes")
+    assert result.code == 0, result.err
+    assert [(f.kind, f.applied) for f in faults.injected] == [("dropped_response", True)]
+    live = kube.get("statefulsets", "user-placeholder-gpu", "jhub")
+    assert live is not None and live["spec"]["replicas"] == 2
+
+
 def test_a_new_count_replaces_them_and_zero_deletes_them(
     run_task: Run, cluster: Path, kube: FakeKube
 ) -> None:

@@ -78,6 +78,25 @@ def test_first_deploy_creates_objects_and_installs_the_release(
     assert "Grafana: invoke monitoring.grafana --env mon" in result.out
 
 
+def test_creates_whose_answers_were_lost_are_not_a_failed_deploy(
+    run_task: Run, monitoring_env: MonitoringEnv, kube: FakeKube, fake_helm: FakeHelm
+) -> None:
+    # The API server stores each object, then its answer is lost (the connection closes,
+    # or the load balancer in front answers 504); every retry meets 409 AlreadyExists.
+    monitoring_env()
+    rules = kube.fail_request("POST", r"/namespaces/prometheus/prometheusrules$", "504")
+    kube.fail_request("POST", r"/namespaces/prometheus/secrets$", "dropped_response")
+    kube.fail_request("POST", r"^/api/v1/namespaces$", "dropped_response")
+    result = deploy(run_task)
+    assert result.code == 0, result.err
+    assert sorted((f.kind, f.path.rsplit("/", 1)[-1]) for f in rules.injected if f.applied) == [
+        ("504", "prometheusrules"),
+        ("dropped_response", "namespaces"),
+        ("dropped_response", "secrets"),
+    ]
+    assert kube.get("prometheusrules", "jhub-alerts", "prometheus") is not None
+
+
 def test_a_second_deploy_changes_nothing(
     run_task: Run, monitoring_env: MonitoringEnv, kube: FakeKube, fake_helm: FakeHelm
 ) -> None:

@@ -97,6 +97,63 @@ from tests.support import kube_protobuf, kube_rules
 T = TypeVar("T")
 NAMESPACES = kmock.resource("", "v1", "namespaces")
 
+# Transient faults at the wire (FakeKube.inject_faults). The API of a Magnum cluster sits
+# behind a load balancer (Octavia's amphora runs HAProxy), so the errors a client sees are
+# HAProxy's own pages (haproxy/haproxy src/http.c http_err_msgs, commit 50872daa):
+# 502/503 before the API server is reached, 504 when HAProxy stops waiting (the API server
+# may have acted), plus a connection reset before the request is read and a response lost
+# after the API server acted (the connection closes with no answer).
+KUBE_FAULTS = ("502", "503", "504", "connection_reset", "dropped_response")
+HAPROXY_PAGES = {
+    502: "<html><body><h1>502 Bad Gateway</h1>\nThe server returned an invalid or incomplete"
+    " response.\n</body></html>\n",
+    503: "<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this"
+    " request.\n</body></html>\n",
+    504: "<html><body><h1>504 Gateway Time-out</h1>\nThe server didn't respond in time.\n"
+    "</body></html>\n",
+}
+MUTATING_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass
+class KubeFault:
+    """One injected fault: the request it hit and whether the API server acted on it."""
+
+    kind: str
+    method: str
+    path: str
+    applied: bool
+
+
+@dataclass
+class KubeFaults:
+    """A seeded fault injector: ``rate`` of the requests fail with one of ``kinds``."""
+
+    rate: float = 0.0
+    seed: int = 0
+    kinds: tuple[str, ...] = KUBE_FAULTS
+    injected: list[KubeFault] = field(default_factory=list)
+    #: targeted faults, first match wins: [method, path regex, kind, times left]
+    targeted: list[list[Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        import random
+
+        self._rng = random.Random(self.seed)
+
+    def pick(self, method: str, path: str = "") -> tuple[str | None, bool]:
+        """(kind or None, whether a write is served before the fault strikes)."""
+        for rule in self.targeted:
+            if rule[3] > 0 and rule[0] == method and re.search(rule[1], path):
+                rule[3] -= 1
+                return rule[2], rule[2] in {"dropped_response", "504"}
+        if not self.rate or self._rng.random() >= self.rate:
+            return None, True
+        kind = self._rng.choice(self.kinds)
+        after = kind == "dropped_response" or (kind == "504" and self._rng.random() < 0.5)
+        return kind, after
+
+
 # --------------------------------------------------------------------------------------------
 # kmock 0.8 bug fixes (module-level patches of kmock's URL parser, applied on import).
 # 1. `/api/v1/namespaces` and `/api/v1/namespaces/{name}[/status|/finalize]`
@@ -245,6 +302,7 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
         # this many seconds (the real one works asynchronously too); None: only when
         # FakeKube.finish_namespace() is called.
         self.namespace_finalize_delay: float | None = 0.05
+        self.faults: KubeFaults | None = None
 
     # -- helpers -----------------------------------------------------------------------------
     def next_rv(self) -> str:
@@ -310,6 +368,45 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
 
     # -- the wire ----------------------------------------------------------------------------
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        kind, after = (
+            self.faults.pick(raw_request.method, raw_request.path) if self.faults else (None, True)
+        )
+        if kind is not None and not after:
+            assert self.faults is not None
+            self.faults.injected.append(
+                KubeFault(kind, raw_request.method, raw_request.path, applied=False)
+            )
+            if kind == "connection_reset":
+                # Closed before the request was read: nothing happened on the server.
+                assert raw_request.transport is not None
+                raw_request.transport.abort()
+                return aiohttp.web.Response(status=500)
+            return aiohttp.web.Response(
+                status=int(kind),
+                text=HAPROXY_PAGES[int(kind)],
+                content_type="text/html",
+                headers={"Cache-Control": "no-cache"},
+            )
+        response = await self._serve_raw(raw_request)
+        if kind is not None:
+            assert self.faults is not None
+            applied = raw_request.method in MUTATING_VERBS and response.status < 400
+            self.faults.injected.append(
+                KubeFault(kind, raw_request.method, raw_request.path, applied=applied)
+            )
+            if kind == "504":
+                # HAProxy gave up waiting; the API server went on and did it.
+                return aiohttp.web.Response(
+                    status=504,
+                    text=HAPROXY_PAGES[504],
+                    content_type="text/html",
+                    headers={"Cache-Control": "no-cache"},
+                )
+            assert raw_request.transport is not None
+            raw_request.transport.abort()  # the answer never reaches the client
+        return response
+
+    async def _serve_raw(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         # helm (client-go's typed clientset) sends Secrets as protobuf; kmock reads JSON.
         if raw_request.content_type == kube_protobuf.CONTENT_TYPE:
             try:
@@ -1013,6 +1110,33 @@ class FakeKube:
     ) -> None:
         """Text served by ``GET .../pods/{pod}/log`` (optionally per ``?container=``)."""
         self.emulator.pod_logs[(namespace, pod, container)] = text
+
+    # -- faults ------------------------------------------------------------------------------
+    def inject_faults(
+        self, rate: float, seed: int = 0, kinds: tuple[str, ...] = KUBE_FAULTS
+    ) -> KubeFaults:
+        """Fail ``rate`` of the requests from now on with one of ``kinds`` (:data:`KUBE_FAULTS`:
+        HAProxy's 502/503/504 pages, half of the 504s after the API server acted, a connection
+        reset before it read the request, a response dropped after it acted); seeded. Returns
+        the injector, whose ``injected`` lists every fault."""
+        unknown = set(kinds) - set(KUBE_FAULTS)
+        if unknown:
+            raise ValueError(f"unknown fault kinds {sorted(unknown)}")
+        self.emulator.faults = KubeFaults(rate=rate, seed=seed, kinds=tuple(kinds))
+        return self.emulator.faults
+
+    def fail_request(self, method: str, path_regex: str, kind: str, times: int = 1) -> KubeFaults:
+        """Fail the next ``times`` requests of ``method`` whose path matches ``path_regex``
+        with ``kind`` (``"504"`` and ``"dropped_response"`` after the API server acted)."""
+        if kind not in KUBE_FAULTS:
+            raise ValueError(f"unknown fault kind {kind!r}")
+        if self.emulator.faults is None:
+            self.emulator.faults = KubeFaults()
+        self.emulator.faults.targeted.append([method.upper(), path_regex, kind, times])
+        return self.emulator.faults
+
+    def clear_faults(self) -> None:
+        self.emulator.faults = None
 
     # -- request log -------------------------------------------------------------------------
     @property

@@ -65,6 +65,7 @@ from typing import Any
 import pytest
 
 from tests.support.fakecloud.core import (
+    ALL_FAULT_KINDS,
     AUTH_URL,
     FAULT_KINDS,
     KEYSTONE,
@@ -75,6 +76,7 @@ from tests.support.fakecloud.core import (
     REGION,
     USER_ID,
     USERNAME,
+    WIRE_FAULTS,
     ApiError,
     CloudCore,
     Endpoint,
@@ -94,6 +96,7 @@ from tests.support.fakecloud.nova import NOVA, Nova
 from tests.support.fakecloud.octavia import OCTAVIA, Octavia
 
 __all__ = [
+    "ALL_FAULT_KINDS",
     "AUTH_URL",
     "DESIGNATE",
     "FAULT_KINDS",
@@ -111,6 +114,7 @@ __all__ = [
     "REGION",
     "USERNAME",
     "USER_ID",
+    "WIRE_FAULTS",
     "ApiError",
     "CloudCore",
     "Designate",

@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import requests_mock
+import urllib3
 import yaml
 
 KEYSTONE = "https://keystone.fake.test"
@@ -111,6 +112,23 @@ class RequestLog(list[LoggedRequest]):
 # Faults
 # --------------------------------------------------------------------------------------------
 FAULT_KINDS = ("500", "502", "503", "connect_timeout", "read_timeout")
+# What a cloud's API sees through the load balancer in front of it (kolla-ansible and
+# openstack-ansible put HAProxy before keystone, magnum, octavia, neutron...) and a flaky
+# network: HAProxy's own 502/503/504 pages (haproxy/haproxy src/http.c http_err_msgs,
+# commit 50872daa), a connection reset before the request reached the service, and a
+# response lost after the service acted on it (read timeout; a 504 is HAProxy's
+# `timeout server` firing while the service may still finish the request).
+WIRE_FAULTS = ("502", "503", "504", "connection_reset", "read_timeout")
+ALL_FAULT_KINDS = (*FAULT_KINDS, "504", "connection_reset")
+# HAProxy's built-in error bodies, byte for byte (src/http.c http_err_msgs, commit 50872daa).
+HAPROXY_PAGES = {
+    502: "<html><body><h1>502 Bad Gateway</h1>\nThe server returned an invalid or incomplete"
+    " response.\n</body></html>\n",
+    503: "<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this"
+    " request.\n</body></html>\n",
+    504: "<html><body><h1>504 Gateway Time-out</h1>\nThe server didn't respond in time.\n"
+    "</body></html>\n",
+}
 
 
 @dataclass
@@ -405,11 +423,14 @@ class CloudCore:
         """Randomly fail ``rate`` of matching service requests (never keystone).
 
         ``kinds``: ``"500"``, ``"502"``, ``"503"`` (answered, nothing applied),
-        ``"connect_timeout"`` (``requests.ConnectTimeout``, nothing applied) and
-        ``"read_timeout"`` (``requests.ReadTimeout``; for a mutating call the effect is applied
-        first when ``timeout_applied`` is True — the duplicate-creation trap —, not applied
-        when False, decided by the seeded RNG when None). Deterministic for a given ``seed``
-        and request sequence. Replaces earlier random rules; targeted rules stay.
+        ``"connect_timeout"`` (``requests.ConnectTimeout``, nothing applied),
+        ``"connection_reset"`` (``requests.ConnectionError`` from a reset, nothing applied),
+        ``"read_timeout"`` (``requests.ReadTimeout``) and ``"504"`` (HAProxy's page) — for
+        these two, on a mutating call, the effect is applied first when ``timeout_applied``
+        is True (the duplicate-creation trap), not applied when False, decided by the seeded
+        RNG when None. :data:`WIRE_FAULTS` is the load-balancer-and-network set.
+        Deterministic for a given ``seed`` and request sequence. Replaces earlier random
+        rules; targeted rules stay.
         """
         self._rng = random.Random(seed)
         self._fault_rules = [r for r in self._fault_rules if r.times is not None]
@@ -428,7 +449,7 @@ class CloudCore:
     ) -> None:
         """Fail the next ``times`` requests matching ``method`` and ``path_regex`` with ``kind``
         (see :meth:`inject_faults`; ``applied`` matters for ``read_timeout`` only)."""
-        if kind not in FAULT_KINDS:
+        if kind not in ALL_FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}")
         self._fault_rules.insert(
             0,
@@ -574,8 +595,20 @@ class CloudCore:
         if fault == "connect_timeout":
             entry.applied = False
             raise requests.exceptions.ConnectTimeout(f"fakecloud: connect timeout {full_path}")
-        if fault == "read_timeout" and not (applied and method in MUTATING):
+        if fault == "connection_reset":
+            # What requests raises when the peer resets the connection (urllib3's
+            # ProtocolError("Connection aborted.", ConnectionResetError(104, ...)) wrapped by
+            # requests/adapters.py HTTPAdapter.send as ConnectionError).
             entry.applied = False
+            reset = ConnectionResetError(104, "Connection reset by peer")
+            raise requests.exceptions.ConnectionError(
+                urllib3.exceptions.ProtocolError("Connection aborted.", reset)
+            )
+        if fault in {"read_timeout", "504"} and not (applied and method in MUTATING):
+            entry.applied = False
+            if fault == "504":
+                entry.status = 504
+                return self._fault_response(request, service, 504)
             raise requests.exceptions.ReadTimeout(f"fakecloud: read timeout {full_path}")
 
         reply = self._serve(
@@ -583,6 +616,10 @@ class CloudCore:
         )
         entry.status = reply.status
         entry.applied = reply.status < 400
+        if fault == "504":
+            # HAProxy gave up waiting; the service went on and did it.
+            entry.status = 504
+            return self._fault_response(request, service, 504)
         if fault == "read_timeout":
             raise requests.exceptions.ReadTimeout(
                 f"fakecloud: read timeout after the server applied {method} {full_path}"
@@ -614,14 +651,13 @@ class CloudCore:
     def _fault_response(
         self, request: Any, service: type[CloudCore], status: int
     ) -> requests.Response:
-        if status in (502, 503):
-            title = {502: "502 Bad Gateway", 503: "503 Service Unavailable"}[status]
+        if status in HAPROXY_PAGES:
+            # The load balancer in front of the API answers, not the service.
             return requests_mock.create_response(
                 request,
                 status_code=status,
-                headers={"Content-Type": "text/html"},
-                text=f"<html><body><h1>{title}</h1>\nThe server is temporarily unable to"
-                " service your request.\n</body></html>\n",
+                headers={"Content-Type": "text/html", "Cache-Control": "no-cache"},
+                text=HAPROXY_PAGES[status],
             )
         error = ApiError(500, "Internal Server Error (injected)")
         return requests_mock.create_response(
