@@ -1,4 +1,4 @@
-"""hub.volumes-adopt: the task glue; scripts/hub/tasks.py calls register()."""
+"""hub.volumes and hub.volumes-adopt: the task glue; scripts/hub/tasks.py calls register()."""
 
 from __future__ import annotations
 
@@ -9,6 +9,17 @@ from invoke.tasks import task
 from ..core.runner import procedure
 
 ENV = "environment name (default: $JHUB_ENV, else example)"
+
+
+@task(help={"env": ENV})
+@procedure
+def volumes(c: Context, env: str = "") -> None:
+    """Every user's storage: claim, PV, Cinder volume, size, status, server, reclaim policy."""
+    from ..core import session
+    from . import volumes as procedure_module
+
+    environment, ui = session.begin(env, require_secrets=False)
+    procedure_module.run(environment, ui)
 
 
 @task(
@@ -38,5 +49,6 @@ def volumes_adopt(
 
 
 def register(ns: Collection) -> None:
-    """Add hub.volumes-adopt to the hub collection."""
+    """Add hub.volumes and hub.volumes-adopt to the hub collection."""
+    ns.add_task(volumes, name="volumes")
     ns.add_task(volumes_adopt, name="volumes-adopt")

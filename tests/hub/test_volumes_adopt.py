@@ -116,6 +116,7 @@ def test_binds_an_old_volume_to_the_users_claim_and_a_second_run_changes_nothing
     assert kube.mutating_requests() == []
     assert cinder_writes(fake_cloud) == []
     assert "nothing to adopt" in second.out
+    assert "0 to adopt, 1 already bound, 0 left alone" in second.out
 
 
 @pytest.mark.usefixtures("vol_env")
