@@ -21,10 +21,12 @@ Follows openstack/cinder stable/2025.1 as openstacksdk's ``block_storage`` v3 pr
   volume_id, device, id, attached_at}``; ``size`` in GiB; ``volume_type`` is the type's
   name; ``bootable`` and ``encrypted`` as Cinder serialises them (``"false"`` string and
   bool); ``metadata`` a string map.
-- a volume that is not found is a 404 ``itemNotFound`` (``cinder/api/openstack/wsgi.py``
-  Fault: ``{"itemNotFound": {"code": 404, "message": ...}}``).
+- errors are ``{"<name>": {"code", "message"}}`` with the name from
+  ``cinder/api/openstack/wsgi.py`` ``Fault._fault_names`` (404 ``itemNotFound``, ...).
+- ``attachments`` lists only ATTACHED attachments, ``id`` being the volume id
+  (``cinder/api/v2/views/volumes.py`` ``_get_attachments``).
 - metadata keys and values are at most 255 characters
-  (``cinder/api/schemas/volume_metadata.py`` via ``parameter_types.metadata``): longer is a
+  (``cinder/api/schemas/volume_metadata.py``: ``parameter_types.extra_specs``): longer is a
   400 ``badRequest``.
 """
 
@@ -111,9 +113,17 @@ class BlockStorage(CloudCore):
         return {"OpenStack-API-Version": requested}
 
     def error_body(self, e: ApiError) -> Any:
-        key = {400: "badRequest", 404: "itemNotFound", 409: "conflictingRequest"}.get(
-            e.status, "computeFault"
-        )
+        # cinder/api/openstack/wsgi.py Fault._fault_names, "computeFault" for the rest
+        key = {
+            400: "badRequest",
+            401: "unauthorized",
+            403: "forbidden",
+            404: "itemNotFound",
+            405: "badMethod",
+            409: "conflictingRequest",
+            413: "overLimit",
+            503: "serviceUnavailable",
+        }.get(e.status, "computeFault")
         return {key: {"code": e.status, "message": e.message}}
 
     def version_document(self, endpoint: Endpoint) -> Any:
