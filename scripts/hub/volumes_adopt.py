@@ -15,9 +15,11 @@ How the volumes are recognised (kubernetes/cloud-provider-openstack v1.35.0):
   (pkg/csi/cinder/nodeserver.go; the chart's `--default-fstype=ext4`).
 
 A user's claim is KubeSpawner's `pvc_name_template`, `claim-{user_server}` (kubespawner
-7.0.0 spawner.py), where a username that is a valid DNS label is used as is (slug_scheme
-"safe", slugs.py `safe_slug`); other names are hashed, so the user reported here is the
-claim name without `claim-`. KubeSpawner reuses a claim that already exists (it tolerates the
+7.0.0 spawner.py; zero-to-jupyterhub 4.4.0 ships that kubespawner, images/hub/requirements.txt,
+and leaves `singleuser.storage.dynamic.pvcNameTemplate` empty, values.yaml), where a
+username that is a valid DNS label is used as is (slug_scheme "safe", slugs.py
+`safe_slug`); other names are hashed, so the user reported here is the claim name without
+`claim-`. KubeSpawner reuses a claim that already exists (it tolerates the
 409 on create), so a claim bound to the old volume is all the user's next server needs.
 
 Adoption writes only to Kubernetes: a static PersistentVolume (reclaim policy Retain, so a

@@ -1,6 +1,9 @@
 """Block storage (Cinder v3): volumes with metadata, status and attachments.
 
-Follows openstack/cinder stable/2025.1 as openstacksdk's ``block_storage`` v3 proxy uses it:
+Follows openstack/cinder stable/2025.1 as openstacksdk's ``block_storage`` v3 proxy uses it
+(openstacksdk 4.18.0 ``openstack/block_storage/v3/_proxy.py``: ``volumes(details=True)`` lists
+``/volumes/detail``, ``Volume._max_microversion = "3.71"``; ``openstack/common/metadata.py``
+``set_metadata`` POSTs ``{"metadata": {...}}``):
 
 - routes (``cinder/api/v3/router.py``, ``mapper.resource("volume", "volumes",
   collection={'detail': 'GET', 'summary': 'GET'})``): ``GET /v3/volumes`` (summary: id, name,
