@@ -38,6 +38,7 @@ from typing import Any
 from ..core import cloud, kube
 from ..core.changes import Changes
 from ..core.console import Console
+from ..core.errors import OperationFailed
 from ..core.loading import Environment
 from ..core.prompts import confirm_interruption
 
@@ -106,6 +107,13 @@ def user_of(claim: str) -> str:
 
 def hub_volumes(conn: Any, namespace: str) -> list[Volume]:
     """Every Cinder volume whose CSI metadata says it held a user claim in this namespace."""
+    if not cloud.call("read the service catalog", lambda: conn.has_service("block-storage")):
+        raise OperationFailed(
+            "this cloud has no block storage service (Cinder) in its catalog, so users' "
+            "volumes cannot be listed",
+            "check the `cloud` entry of clouds.yaml (region, project); users' storage on "
+            "this tool's clusters is Cinder volumes",
+        )
     found = cloud.call(
         "list Cinder volumes", lambda: list(conn.block_storage.volumes(details=True))
     )

@@ -17,6 +17,12 @@ from tests.conftest import TaskRun
 from tests.hub import environments
 from tests.hub.conftest import use_kubeconfig
 from tests.support.fakecloud import FakeCloud
+from tests.support.fakecloud.dns import Designate
+from tests.support.fakecloud.identity import Identity
+from tests.support.fakecloud.magnum import Magnum
+from tests.support.fakecloud.neutron import Neutron
+from tests.support.fakecloud.nova import Nova
+from tests.support.fakecloud.octavia import Octavia
 from tests.support.fakekube import FakeKube
 
 Run = Callable[..., TaskRun]
@@ -195,3 +201,25 @@ def test_an_interrupted_run_resumes_with_the_missing_claim(
     claim = kube.get("persistentvolumeclaims", "claim-alice", "jhub")
     assert claim is not None and claim["spec"]["volumeName"] == vol["name"]
     assert len(kube.objects("persistentvolumes")) == 1
+
+
+def test_a_cloud_without_cinder_is_one_clear_error(
+    run_task: Run, kube: FakeKube, config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class CloudWithoutCinder(Identity, Magnum, Octavia, Neutron, Nova, Designate):
+        """The same cloud with no block storage in its catalog."""
+
+    cloud = CloudWithoutCinder().start()
+    try:
+        cloud.clouds_yaml(tmp_path, monkeypatch)
+        config = environments.example()
+        config["cloud"] = "fake"
+        environments.write(config_dir, ENV, config)
+        use_kubeconfig(kube, config_dir, ENV)
+        result = run_task("hub.volumes-adopt", "--env", ENV, "--yes")
+    finally:
+        cloud.stop()
+    assert result.code == 1
+    assert "no block storage service (Cinder)" in result.err
+    assert "Traceback" not in result.err
+    assert kube.mutating_requests() == []
