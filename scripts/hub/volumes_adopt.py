@@ -350,6 +350,12 @@ def adopt_volumes(
             f"{len(volumes)} in Cinder; {len(todo.adopt) + len(todo.resume)} to adopt, "
             f"{len(todo.done)} already bound, {len(todo.refused)} left alone"
         )
+    if from_cluster and not any(v.cluster == from_cluster for v in volumes):
+        known = ", ".join(sorted({v.cluster for v in volumes if v.cluster})) or "none"
+        ui.warn(
+            f"no volume of namespace {namespace} came from cluster {from_cluster!r} "
+            f"(--from-cluster); clusters in the volumes' metadata: {known}"
+        )
     show_refused(ui, todo.refused)
     if not todo.adopt and not todo.resume:
         ui.print("  nothing to adopt")

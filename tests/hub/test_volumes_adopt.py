@@ -177,6 +177,11 @@ def test_two_earlier_clusters_need_from_cluster(
     assert "choose one with --from-cluster" in refused.out
     assert kube.objects("persistentvolumes") == []
 
+    unknown = run_task("hub.volumes-adopt", "--env", ENV, "--yes", "--from-cluster", "third")
+    assert unknown.code == 0, unknown.err
+    assert "clusters in the volumes' metadata: first, second" in unknown.out + unknown.err
+    assert kube.objects("persistentvolumes") == []
+
     chosen = run_task("hub.volumes-adopt", "--env", ENV, "--yes", "--from-cluster", "second")
     assert chosen.code == 0, chosen.err
     (pv,) = kube.objects("persistentvolumes")
