@@ -2,18 +2,20 @@
 
 One row per user claim (`claim-*`, KubeSpawner's `pvc_name_template`) in the hub namespace:
 its PersistentVolume, the Cinder volume behind it (the PV's `csi.volumeHandle`), size,
-Cinder status, the server it is attached to and the PV's reclaim policy. Then one row per
-Cinder volume whose CSI metadata says it held one of this namespace's claims but that no
-PV of this cluster points at: what an earlier cluster left, which `invoke hub.volumes-adopt`
-binds back (how they are recognised: scripts/hub/volumes_adopt.py).
+Cinder status, the server it is attached to (Nova's name for it) and the PV's reclaim
+policy. Then one row per Cinder volume whose CSI metadata says it held one of this
+namespace's claims but that no PV of this cluster points at: what an earlier cluster left,
+which `invoke hub.volumes-adopt` binds back (how they are recognised:
+scripts/hub/volumes_adopt.py).
 
-A reclaim policy of Delete means deleting the claim, or the cluster, deletes the user's
-volume; the warning says how to keep them. Read-only: no change is made.
+A reclaim policy of Delete means deleting the claim deletes the user's volume; the
+warning says how to keep them. Read-only: no change is made.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ..core import cloud, kube
 from ..core.console import Console
@@ -54,7 +56,15 @@ class Inventory:
     delete_policy: list[str]  # PVs of user claims whose reclaim policy is Delete
 
 
-def inventory(volumes: list[Volume], api: object, namespace: str) -> Inventory:
+def inventory(
+    volumes: list[Volume], api: object, namespace: str, servers: dict[str, str] | None = None
+) -> Inventory:
+    """The rows; `servers` names attached servers by id (unknown ids are shown as ids)."""
+    names = servers or {}
+
+    def attached(v: Volume) -> str:
+        return ", ".join(names.get(s, s) for s in v.servers)
+
     bound = cinder_volumes(api)
     by_id = {v.id: v for v in volumes}
     pv_by_name = {b.name: b for b in bound.values()}
@@ -73,7 +83,7 @@ def inventory(volumes: list[Volume], api: object, namespace: str) -> Inventory:
                 volume=pv.handle if pv else "",
                 size=f"{vol.size}Gi" if vol else claim.storage,
                 status=vol.status if vol else "",
-                server=", ".join(vol.servers) if vol else "",
+                server=attached(vol) if vol else "",
                 reclaim=reclaim,
             )
         )
@@ -87,7 +97,7 @@ def inventory(volumes: list[Volume], api: object, namespace: str) -> Inventory:
             volume=v.id,
             size=f"{v.size}Gi",
             status=v.status,
-            server=", ".join(v.servers) or "-",
+            server=attached(v) or "-",
             reclaim="",
         )
         out.earlier.append((v, row))
@@ -102,6 +112,12 @@ def table(rows: list[Row]) -> list[str]:
     ]
 
 
+def _server_names(conn: Any) -> dict[str, str]:
+    """Nova's names for the servers volumes are attached to (the cluster's nodes)."""
+    listed = cloud.call("list servers", lambda: list(conn.compute.servers()))
+    return {str(s.id): str(s.name) for s in listed}
+
+
 def run(environment: Environment, ui: Console) -> Inventory:
     settings = environment.settings
     namespace = settings.hub.namespace
@@ -109,7 +125,8 @@ def run(environment: Environment, ui: Console) -> Inventory:
     api = kube.api_client(environment.kubeconfig)
     with ui.step(f"users' storage in namespace {namespace}") as step:
         volumes = hub_volumes(conn, namespace)
-        found = inventory(volumes, api, namespace)
+        servers = _server_names(conn) if any(v.servers for v in volumes) else {}
+        found = inventory(volumes, api, namespace, servers)
         step.done(f"{len(found.current)} claim(s), {len(found.earlier)} from earlier clusters")
     rows = found.current + [row for _, row in found.earlier]
     if not rows:

@@ -83,7 +83,7 @@ def test_lists_current_and_earlier_volumes_and_changes_nothing(
         alice,
         "10Gi",
         "in-use",
-        server["id"],
+        "node-1",
         "Retain",
     ]
     assert row(result.out, bob["id"]) == [
