@@ -151,11 +151,14 @@ def deploy_graph(settings: Settings) -> list[tuple[str, tuple[str, ...]]]:
     graph: list[tuple[str, tuple[str, ...]]] = [("cluster", ()), ("access", ("cluster",))]
     previous = "access"
     gpu_group = ""
-    for group in cluster.all_node_groups() if cluster.driver != "existing" else []:
+    groups = cluster.all_node_groups() if cluster.driver != "existing" else []
+    # The GPU group first: the GPU operator waits for it, the other groups wait for nothing.
+    groups.sort(key=lambda group: not (cluster.gpu.enabled and group.name == cluster.gpu.name))
+    for group in groups:
         name = f"node group {group.name}"
         graph.append((name, (previous,)))
         previous = name
-        if cluster.gpu.enabled and group.name == cluster.gpu.as_node_group().name:
+        if cluster.gpu.enabled and group.name == cluster.gpu.name:
             gpu_group = name
     if cluster.driver == "heat" and cluster.all_node_groups():
         # The heat autoscaler is told about the groups once they exist.
