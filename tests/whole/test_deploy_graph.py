@@ -11,6 +11,7 @@ and monitoring meanwhile, reports the GPU branch's failure with its cause, and a
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -18,9 +19,14 @@ from scripts import orchestrate
 from scripts.core import loading
 from scripts.core.console import Console
 from scripts.core.errors import OperationFailed
+from tests.hub.conftest import use_kubeconfig
 from tests.support.fake_helm import FakeHelm
 from tests.support.fakecloud import FakeCloud
-from tests.whole.test_deploy_drivers import environment_for  # noqa: F401 - a fixture
+from tests.support.fakekube import FakeKube
+from tests.whole.test_deploy_drivers import (
+    ENV,
+    environment_for,  # noqa: F401 - a fixture
+)
 
 GPU_GROUP = "gpu-worker"  # cluster.gpu's group name in config/example.yaml
 
@@ -71,3 +77,34 @@ def test_hub_release_starts_while_the_gpu_group_is_still_being_created(
     assert "gpu-operator" in {release["name"] for release in fake_helm.releases().values()}
     assert fake_cloud.count("POST", r"/nodegroups$") == creates
     assert len([c for c in fake_helm.upgrades() if c["argv"][2] == "jhub"]) == hub_upgrades
+
+
+def test_dry_run_of_the_graph_changes_nothing_and_lists_the_missing_group(  # noqa: PLR0917
+    environment_for: Callable[[str], loading.Environment],  # noqa: F811
+    fake_helm: FakeHelm,
+    fake_cloud: FakeCloud,
+    kube: FakeKube,
+    config_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    environment = environment_for("heat")
+    use_kubeconfig(kube, config_dir, ENV)  # as a first (interrupted) deploy left it
+    gpu = group(fake_cloud, GPU_GROUP)
+    assert gpu is not None
+    del fake_cloud.nodegroups[str(gpu["uuid"])]
+    capsys.readouterr()
+    calls = len(fake_cloud.mutating_calls())
+
+    orchestrate.deploy(
+        environment,
+        Console(),
+        dry_run=True,
+        clock=fake_cloud.clock,
+        connection=fake_cloud.conn,
+    )
+
+    assert len(fake_cloud.mutating_calls()) == calls
+    assert fake_helm.upgrades() == []
+    out = capsys.readouterr().out
+    assert f"node group {GPU_GROUP} — would be created" in out
+    assert "dry run: nothing was changed" in out
