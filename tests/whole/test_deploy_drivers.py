@@ -228,11 +228,12 @@ def test_deploy_twice_makes_no_mutating_call_the_second_time(
     installed = sorted(release["name"] for release in fake_helm.releases().values())
     if driver == "capi-helm":
         # The platform's GPU operator is used; the hub's class is not a second default.
-        assert installed == ["jhub", "prometheus"]
+        # blackbox: the probe release monitoring.deploy installs after its stack.
+        assert installed == ["blackbox", "jhub", "prometheus"]
         ours = kube.get("storageclasses", "cinder-storage")
         assert ours is not None and not (ours["metadata"].get("annotations") or {})
     else:
-        assert installed == ["gpu-operator", "jhub", "prometheus"]
+        assert installed == ["blackbox", "gpu-operator", "jhub", "prometheus"]
     if driver == "heat":
         scaler = kube.get("deployments", "cluster-autoscaler", "kube-system")
         assert scaler is not None
