@@ -142,8 +142,12 @@ def deploy_graph(settings: Settings) -> list[tuple[str, tuple[str, ...]]]:
     """The steps of `deploy` and what each waits for (names only; also the benchmark's input).
 
     The hub and monitoring need the cluster and its default workers only; the extra node
-    groups come up alongside them, one after the other (each node-group operation puts the
-    cluster in UPDATE_IN_PROGRESS, and Magnum refuses the next one until it is back); the
+    groups come up alongside them, one after the other: each node-group operation puts the
+    whole cluster in UPDATE_IN_PROGRESS (openstack/magnum master 5a492d64,
+    magnum/conductor/handlers/nodegroup_conductor.py, nodegroup_create), and on capi-helm
+    every group is a value of the cluster's one Helm release, re-rendered from all groups
+    on each create (openstack/magnum-capi-helm a8b82c2, magnum_capi_helm/driver.py,
+    create_nodegroup → _update_helm_release), so two at once would race; the
     GPU operator follows the GPU group (its pods need those nodes) and, on heat, the CSI
     toleration fix.
     """
