@@ -1,8 +1,10 @@
-"""Nox sessions: lint, typecheck, tests, integration (kind)."""
+"""Nox sessions: lint, typecheck, tests, integration (kind), cloud-smoke (a real cloud)."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 from pathlib import Path
 
 import nox
@@ -60,3 +62,22 @@ def dashboards(session: nox.Session) -> None:
     """Rebuild dashboards/*.json from Python (grafana-foundation-sdk, pinned)."""
     session.install("-e", ".[test]")
     session.run("invoke", "monitoring.dashboards", "--build")
+
+
+# No virtualenv: the refusal comes first, and the suite runs the tool as the operator has
+# it installed (the same environment a production change is made from).
+@nox.session(venv_backend="none", name="cloud-smoke")
+def cloud_smoke(session: nox.Session) -> None:
+    """A real cloud: deploy, check, destroy a throw-away `smoke-*` environment (docs/smoke.md).
+
+    Never part of the default sessions. Refuses (exit 2) before any API call without
+    OS_CLOUD and an environment name starting with `smoke-`.
+    """
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from scripts import smoke
+
+    refused = smoke.refusal(session.posargs, os.environ)
+    if refused is not None:
+        print(f"cloud-smoke refused: {refused.problems[0]}", file=sys.stderr)
+        raise SystemExit(2)
+    session.run(sys.executable, "-m", "scripts.smoke", *session.posargs, external=True)

@@ -1,12 +1,13 @@
 """`invoke deploy` and `invoke destroy`: the whole stack, in the order it depends on.
 
-deploy: cluster → kubeconfig → cluster fixes (autoscaler bounds on heat, CSI
-toleration for GPU nodes) → the DNS record (hub.dns.manage) → the Helm releases side
-by side → health check.
-The releases are independent, so they run in parallel threads; each writes to
-its own buffer and is printed as one block when it finishes, so the output
-stays readable. One failing release does not stop the others: all finish,
-then the command fails with a summary.
+deploy is an explicit step graph (`deploy_graph`, run by scripts/stepgraph.py):
+cluster with its default workers → kubeconfig → then side by side: the hub release
+(after the DNS record when hub.dns.manage) and its health check, monitoring, and the
+extra node groups one after the other; the heat autoscaler bounds follow the groups, the
+CSI toleration fix and the GPU operator follow the GPU group. So the first login does
+not wait for a GPU group's 10-15 minutes. Each side step writes to its own buffer,
+printed as one block when it finishes. One failing branch does not stop the others:
+all finish, then the command fails with a summary; a re-run resumes.
 
 This is the one place where areas meet; the areas never import each other.
 """
@@ -21,12 +22,14 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from . import stepgraph
 from .core import kube
 from .core.changes import Changes
 from .core.console import Console
 from .core.errors import BadInput, OperationFailed, bad_option
 from .core.loading import Environment
 from .core.releases import Recovery
+from .core.settings import Settings
 from .core.waiting import Clock, using
 
 if TYPE_CHECKING:
@@ -52,6 +55,7 @@ class JobResult:
 class DeployReport:
     releases: list[JobResult] = field(default_factory=list)
     healthy: bool | None = None
+    steps: list[stepgraph.Outcome] = field(default_factory=list)
 
 
 def buffered_console() -> tuple[Console, io.StringIO]:
@@ -136,21 +140,143 @@ def release_jobs(
     return jobs
 
 
-def cluster_fixes(
-    environment: Environment, ui: Console, *, dry_run: bool, clock: Clock | None
-) -> None:
-    from .cluster import autoscaler
+RELEASES = ("hub", "monitoring", "gpu-operator")
+
+
+def deploy_graph(settings: Settings) -> list[tuple[str, tuple[str, ...]]]:
+    """The steps of `deploy` and what each waits for (names only; also the benchmark's input).
+
+    The hub and monitoring need the cluster and its default workers only; the extra node
+    groups come up alongside them, one after the other: each node-group operation puts the
+    whole cluster in UPDATE_IN_PROGRESS (openstack/magnum master 5a492d64,
+    magnum/conductor/handlers/nodegroup_conductor.py, nodegroup_create), and on capi-helm
+    every group is a value of the cluster's one Helm release, re-rendered from all groups
+    on each create (openstack/magnum-capi-helm a8b82c2, magnum_capi_helm/driver.py,
+    create_nodegroup → _update_helm_release), so two at once would race; the
+    GPU operator follows the GPU group (its pods need those nodes) and, on heat, the CSI
+    toleration fix.
+    """
+    cluster = settings.cluster
+    graph: list[tuple[str, tuple[str, ...]]] = [("cluster", ()), ("access", ("cluster",))]
+    previous = "access"
+    gpu_group = ""
+    groups = cluster.all_node_groups() if cluster.driver != "existing" else []
+    # The GPU group first: the GPU operator waits for it, the other groups wait for nothing.
+    groups.sort(key=lambda group: not (cluster.gpu.enabled and group.name == cluster.gpu.name))
+    for group in groups:
+        name = f"node group {group.name}"
+        graph.append((name, (previous,)))
+        previous = name
+        if cluster.gpu.enabled and group.name == cluster.gpu.name:
+            gpu_group = name
+    if cluster.driver == "heat" and cluster.all_node_groups():
+        # The heat autoscaler is told about the groups once they exist.
+        graph.append(("autoscaler bounds", (previous,)))
+    gpu_after: tuple[str, ...] = (gpu_group,) if gpu_group else ("access",)
+    if cluster.gpu.enabled:
+        graph.append(("csi fix", gpu_after))
+        gpu_after = ("csi fix",)
+    hub_after: tuple[str, ...] = ("access",)
+    if settings.hub.dns.manage:
+        # hub.dns before the hub release, so Let's Encrypt finds the name pointing at us.
+        graph.append(("dns", ("access",)))
+        hub_after = ("dns",)
+    graph.append(("hub", hub_after))
+    if settings.monitoring.enabled:
+        graph.append(("monitoring", ("access",)))
+    if settings.gpu_enabled:
+        graph.append(("gpu-operator", gpu_after))
+    graph.append(("health", ("hub",)))
+    return graph
+
+
+def deploy_steps(
+    environment: Environment,
+    *,
+    dry_run: bool,
+    health: bool,
+    clock: Clock | None,
+    connection: Connection | None,
+    recovery: Recovery | None,
+    report: DeployReport,
+) -> list[stepgraph.Step]:
+    from .cluster import autoscaler, kubeconfig
+    from .cluster import deploy as cluster_deploy
     from .gpu import fix_csi
 
-    cluster = environment.settings.cluster
-    groups = cluster.all_node_groups()
-    if cluster.driver == "heat" and groups:
+    settings = environment.settings
+    jobs = release_jobs(environment, dry_run=dry_run, clock=clock, recovery=recovery)
+    groups = {f"node group {g.name}": g.name for g in settings.cluster.all_node_groups()}
+
+    def limits(console: Console) -> None:
         # The heat driver only tells its autoscaler about default-worker.
-        limits = {group.name: (group.min_nodes, group.max_nodes) for group in groups}
+        wanted = {g.name: (g.min_nodes, g.max_nodes) for g in settings.cluster.all_node_groups()}
         api = kube.api_client(environment.kubeconfig)
-        autoscaler.ensure_limits(api, limits, ui, Changes(ui, dry_run))
-    if cluster.gpu.enabled:
-        fix_csi.fix_csi(environment, ui, dry_run=dry_run, timeout=CSI_TIMEOUT, clock=clock)
+        autoscaler.ensure_limits(api, wanted, console, Changes(console, dry_run))
+
+    def check_health(console: Console) -> None:
+        from .hub import health as hub_health
+
+        if not health or dry_run:
+            console.print("  skipped" + (" (dry run)" if dry_run else ""))
+            return
+        result = hub_health.run(environment, console, clock=clock)
+        report.healthy = result.healthy
+        result.raise_if_unhealthy()
+
+    def group_action(name: str) -> stepgraph.Action:
+        return lambda console: cluster_deploy.node_group(
+            environment, console, name, dry_run=dry_run, clock=clock, connection=connection
+        )
+
+    actions: dict[str, stepgraph.Action] = {
+        "cluster": lambda console: cluster_deploy.run(
+            environment,
+            console,
+            dry_run=dry_run,
+            clock=clock,
+            connection=connection,
+            node_groups=False,
+        ),
+        "access": lambda console: kubeconfig.run(
+            environment, console, dry_run=dry_run, clock=clock, connection=connection
+        ),
+        "autoscaler bounds": limits,
+        "csi fix": lambda console: fix_csi.fix_csi(
+            environment, console, dry_run=dry_run, timeout=CSI_TIMEOUT, clock=clock
+        ),
+        "dns": lambda console: _dns(environment, console, dry_run, clock, connection),
+        "health": check_health,
+        **jobs,
+        **{name: group_action(group) for name, group in groups.items()},
+    }
+    headings = {
+        "cluster": "Stage 1: cluster",
+        "access": "Stage 2: cluster access",
+        "dns": "Stage 2b: DNS record",
+    }
+    steps = []
+    for name, after in deploy_graph(settings):
+        heading = headings.get(name, "")
+        if name in RELEASES:
+            heading = f"Stage 3: releases, in parallel: {name} started"
+        elif name.startswith("node group "):
+            heading = f"Stage 3: {name} started, alongside the releases"
+        trunk = name in ("cluster", "access")
+        steps.append(stepgraph.Step(name, actions[name], after, heading=heading, trunk=trunk))
+    return steps
+
+
+def _dns(
+    environment: Environment,
+    console: Console,
+    dry_run: bool,
+    clock: Clock | None,
+    connection: Connection | None,
+) -> None:
+    from .hub import dns as hub_dns
+
+    hub_dns.run(environment, console, dry_run=dry_run, connection=connection, clock=clock)
 
 
 def deploy(
@@ -163,6 +289,10 @@ def deploy(
     connection: Connection | None = None,
     recovery: Recovery | None = None,
 ) -> DeployReport:
+    """Run the step graph of `deploy_graph`; a re-run resumes (every step is idempotent).
+
+    `clock` becomes every wait's and retry's default beneath (core.waiting.using), in
+    the step threads too (stepgraph runs each step in a copy of this context)."""
     with using(clock):
         return _deploy(
             environment,
@@ -185,54 +315,53 @@ def _deploy(
     connection: Connection | None,
     recovery: Recovery | None,
 ) -> DeployReport:
-    from .cluster import deploy as cluster_deploy
-    from .cluster import kubeconfig
-
     report = DeployReport()
     settings = environment.settings
-
-    ui.heading("Stage 1: cluster")
-    cluster_deploy.run(environment, ui, dry_run=dry_run, clock=clock, connection=connection)
-
-    ui.heading("Stage 2: cluster access and fixes")
+    steps = deploy_steps(
+        environment,
+        dry_run=dry_run,
+        health=health,
+        clock=clock,
+        connection=connection,
+        recovery=recovery,
+        report=report,
+    )
     if dry_run and settings.cluster.driver != "existing" and not environment.kubeconfig.exists():
+        stepgraph.run(steps[:1], ui)
+        ui.heading("Stage 2: cluster access")
         ui.print(
             "  dry run stops here: without the cluster there is nothing to inspect; "
             f"`invoke plan --env {environment.name}` lists the remaining actions"
         )
         return report
-    kubeconfig.run(environment, ui, dry_run=dry_run, clock=clock, connection=connection)
-    cluster_fixes(environment, ui, dry_run=dry_run, clock=clock)
 
-    if settings.hub.dns.manage:
-        # hub.dns before the hub release, so Let's Encrypt finds the name pointing at us.
-        from .hub import dns as hub_dns
-
-        ui.heading("Stage 2b: DNS record")
-        hub_dns.run(environment, ui, dry_run=dry_run, connection=connection, clock=clock)
-
-    ui.heading("Stage 3: releases, in parallel")
-    jobs = release_jobs(environment, dry_run=dry_run, clock=clock, recovery=recovery)
-    report.releases = run_parallel(jobs, ui)
-    failed = [result for result in report.releases if not result.ok]
+    outcomes = stepgraph.run(steps, ui)
+    report.steps = outcomes
+    report.releases = [
+        JobResult(o.name, o.output, o.seconds, o.error or ("" if o.ok else o.status))
+        for o in outcomes
+        if o.name in RELEASES
+    ]
+    failed = [o for o in outcomes if not o.ok]
     if failed:
-        ui.summary([f"{r.name}: ✓" if r.ok else f"{r.name}: ✗ {r.error}" for r in report.releases])
+        ui.summary([f"{o.name}: ✓" if o.ok else f"{o.name}: ✗ {o.error}" for o in outcomes])
+        releases = [o for o in failed if o.name in RELEASES]
+        others = [o for o in failed if o.name not in RELEASES]
+        parts = []
+        if releases:
+            parts.append(
+                f"{len(releases)} of {len(report.releases)} releases failed: "
+                + ", ".join(o.name for o in releases)
+            )
+        if others:
+            parts.append("did not succeed: " + ", ".join(o.name for o in others))
         raise OperationFailed(
-            f"{len(failed)} of {len(report.releases)} releases failed: "
-            + ", ".join(result.name for result in failed),
+            "; ".join(parts),
             "fix the cause shown in its block, then re-run `invoke deploy` "
             "(what already succeeded is left unchanged)",
         )
-
-    if health and not dry_run:
-        ui.heading("Stage 4: health")
-        from .hub import health as hub_health
-
-        result = hub_health.run(environment, ui, clock=clock)
-        report.healthy = result.healthy
-        result.raise_if_unhealthy()
     ui.summary(
-        [f"{r.name}: ✓ ({r.seconds:.1f}s)" for r in report.releases]
+        [f"{o.name}: ✓ ({o.seconds:.1f}s)" for o in outcomes if o.name in RELEASES]
         + (["dry run: nothing was changed"] if dry_run else [])
     )
     return report

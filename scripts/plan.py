@@ -61,7 +61,8 @@ def cluster_actions(settings: Settings, env: str) -> list[Action]:
             Action(
                 stage,
                 f"ensure node group {group.name!r} (role {group.role}, flavor {group.flavor}, "
-                f"{group.min_nodes}..{group.max_nodes} nodes{taints})",
+                f"{group.min_nodes}..{group.max_nodes} nodes{taints}), after the default "
+                "workers, alongside the hub and monitoring releases",
             )
         )
     if cluster.diagnostic_lb:

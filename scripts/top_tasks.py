@@ -61,7 +61,7 @@ def deploy(  # noqa: PLR0917 - invoke maps each keyword to an option
     recover: bool = False,
     yes: bool = False,
 ) -> None:
-    """Everything: cluster, kubeconfig, fixes, then hub/monitoring/GPU releases in parallel."""
+    """Everything: cluster, kubeconfig, hub and monitoring while node groups come up, GPU last."""
     from . import orchestrate
     from .core import session
     from .core.errors import bad_option

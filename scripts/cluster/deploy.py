@@ -37,8 +37,13 @@ def run(
     dry_run: bool = False,
     clock: Clock | None = None,
     connection: Connection | None = None,
+    node_groups: bool = True,
 ) -> str | None:
-    """Deploy the cluster; answers its uuid (None for driver 'existing' or a dry run)."""
+    """Deploy the cluster; answers its uuid (None for driver 'existing' or a dry run).
+
+    node_groups=False leaves the extra groups to `node_group` (one call per group), so
+    `invoke deploy` can start the hub on the default workers while they come up.
+    """
     settings = environment.settings
     config = settings.cluster
     env = environment.name
@@ -153,7 +158,7 @@ def run(
                 )
 
     # 4. Extra node groups, each created once.
-    for group in config.all_node_groups():
+    for group in config.all_node_groups() if node_groups else []:
         with ui.step(f"node group {group.name}") as step:
             ensure_nodegroup(
                 magnum,
@@ -182,6 +187,50 @@ def run(
         ]
     )
     return uuid
+
+
+def node_group(
+    environment: Environment,
+    ui: Console,
+    name: str,
+    *,
+    dry_run: bool = False,
+    clock: Clock | None = None,
+    connection: Connection | None = None,
+) -> None:
+    """Step 4 for one extra group of an existing cluster: create it once and wait."""
+    settings = environment.settings
+    config = settings.cluster
+    group = next((g for g in config.all_node_groups() if g.name == name), None)
+    if group is None:
+        raise OperationFailed(f"no node group {name!r} in the config", "check cluster.node_groups")
+    magnum = Magnum(connection or cloud.connect(settings), clock)
+    summary = only_one(
+        magnum.clusters_named(config.name),
+        f"clusters named {config.name!r}",
+        "openstack coe cluster delete UUID",
+    )
+    with ui.step(f"node group {group.name}") as step:
+        if summary is None:
+            if dry_run:
+                step.planned("would be created once the cluster is ready")
+                return
+            raise OperationFailed(
+                f"cluster {config.name} not found",
+                f"run `invoke cluster.deploy --env {environment.name}` first",
+            )
+        ensure_nodegroup(
+            magnum,
+            uuid=str(summary["uuid"]),
+            group=group,
+            driver=config.driver,
+            changes=Changes(ui, dry_run),
+            ui=ui,
+            step=step,
+            env=environment.name,
+            cluster_name=config.name,
+            clock=clock,
+        )
 
 
 def use_existing(environment: Environment, ui: Console) -> None:

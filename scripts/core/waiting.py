@@ -47,7 +47,7 @@ def using(clock: Clock | None) -> Iterator[None]:
     """Make `clock` the default of every wait and retry in this context (None: no change).
 
     Threads started inside do not inherit it by themselves: start their work with
-    `contextvars.copy_context().run` (as `orchestrate.run_parallel` does).
+    `contextvars.copy_context().run` (as `stepgraph.run` and `orchestrate.run_parallel` do).
     """
     if clock is None:
         yield

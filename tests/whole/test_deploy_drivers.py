@@ -228,6 +228,7 @@ def test_deploy_twice_makes_no_mutating_call_the_second_time(
     installed = sorted(release["name"] for release in fake_helm.releases().values())
     if driver == "capi-helm":
         # The platform's GPU operator is used; the hub's class is not a second default.
+        # blackbox: the probe release monitoring.deploy installs after its stack.
         assert installed == ["blackbox", "jhub", "prometheus"]
         ours = kube.get("storageclasses", "cinder-storage")
         assert ours is not None and not (ours["metadata"].get("annotations") or {})
