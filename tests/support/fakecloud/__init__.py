@@ -12,7 +12,8 @@ module             catalog endpoint                    served
                                                        nodegroups, certificates
 ``octavia``        https://octavia.fake.test           loadbalancers, listeners, pools, members
 ``neutron``        https://neutron.fake.test           networks, subnets, ports, floatingips
-``nova``           https://nova.fake.test/v2.1         flavors, servers
+``nova``           https://nova.fake.test/v2.1         flavors (+ os-extra_specs), servers
+``glance``         https://glance.fake.test            images v2 (with their properties)
 ``dns``            https://designate.fake.test         zones, recordsets (Designate v2)
 =================  ==================================  =========================================
 
@@ -87,6 +88,7 @@ from tests.support.fakecloud.core import (
     Route,
 )
 from tests.support.fakecloud.dns import DESIGNATE, Designate
+from tests.support.fakecloud.glance import GLANCE, Glance
 from tests.support.fakecloud.identity import Identity
 from tests.support.fakecloud.magnum import MAGNUM, MAGNUM_MAX, MAGNUM_MIN, Magnum
 from tests.support.fakecloud.neutron import NEUTRON, Neutron
@@ -97,6 +99,7 @@ __all__ = [
     "AUTH_URL",
     "DESIGNATE",
     "FAULT_KINDS",
+    "GLANCE",
     "KEYSTONE",
     "MAGNUM",
     "MAGNUM_MAX",
@@ -114,6 +117,7 @@ __all__ = [
     "ApiError",
     "CloudCore",
     "Designate",
+    "Glance",
     "Endpoint",
     "FakeClock",
     "FakeCloud",
@@ -135,9 +139,10 @@ class FakeCloud(
     Octavia,
     Neutron,
     Nova,
+    Glance,
     Designate,
 ):
-    """In-memory Keystone, Magnum, Octavia, Neutron, Nova and Designate (package docstring)."""
+    """In-memory Keystone, Magnum, Octavia, Neutron, Nova, Glance and Designate (docstring)."""
 
 
 def iter_state(cloud: FakeCloud) -> Iterator[tuple[str, dict[str, dict[str, Any]]]]:
