@@ -116,7 +116,10 @@ def run(
 
     if uuid is None:  # a dry run from nothing: the rest depends on the new cluster
         for group in config.all_node_groups():
-            ui.print(f"  would create node group {describe(group, config.driver)} once the cluster is ready")
+            ui.print(
+                f"  would create node group {describe(group, config.driver)} "
+                "once the cluster is ready"
+            )
         ui.summary(["dry run: nothing was changed"])
         return None
 

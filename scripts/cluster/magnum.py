@@ -5,7 +5,9 @@ paths directly because the SDK maps a cluster's `status_reason` to a field
 Magnum never sends (`reason`) and drops `health_status`, and because comparing
 our desired body with what Magnum stored is simplest in the API's names. Node
 groups and certificates' signing go through python-magnumclient, which has
-node groups (the SDK does not). Every call is retried on transient errors.
+node groups (the SDK does not), at the microversion read from the server (the
+lower of its maximum and the newest this tool knows; see `Magnum.api_version`).
+Every call is retried on transient errors.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ MAXIMUM_HEADER = "OpenStack-API-Maximum-Version"
 
 def parse_version(header: str) -> Version | None:
     """(1, 12) from "container-infrastructure-management 1.12"; None if unreadable."""
-    major, _, minor = header.split()[-1].partition(".") if header.split() else ("", "", "")
+    major, _, minor = (
+        header.rsplit(maxsplit=1)[-1].partition(".") if header.split() else ("", "", "")
+    )
     if not (major.isdigit() and minor.isdigit()):
         return None
     return int(major), int(minor)

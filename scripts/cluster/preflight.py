@@ -40,7 +40,9 @@ def image_problems(cluster: Cluster, image: Any) -> list[Problem]:
     """What Magnum or the driver would refuse about this image (None: missing)."""
     key = "cluster.image"
     if image is None:
-        return [Problem(key, f"no image {cluster.image!r} in the cloud; see `openstack image list`")]
+        return [
+            Problem(key, f"no image {cluster.image!r} in the cloud; see `openstack image list`")
+        ]
     properties = {**dict(getattr(image, "properties", None) or {})}
     for name in ("os_distro", "kube_version", "magnum_driver"):
         value = getattr(image, name, None) or properties.get(name)
@@ -84,7 +86,9 @@ def flavor_keys(cluster: Cluster) -> list[tuple[str, str]]:
         ("cluster.master_flavor", cluster.master_flavor),
         ("cluster.worker_flavor", cluster.worker_flavor),
     ]
-    keys += [(f"cluster.node_groups[{i}].flavor", g.flavor) for i, g in enumerate(cluster.node_groups)]
+    keys += [
+        (f"cluster.node_groups[{i}].flavor", g.flavor) for i, g in enumerate(cluster.node_groups)
+    ]
     if cluster.gpu.enabled:
         keys.append(("cluster.gpu.flavor", cluster.gpu.flavor))
     return keys
@@ -104,13 +108,7 @@ def check(cluster: Cluster, connection: Connection, clock: Clock | None = None) 
     notes = []
     for key, name in flavor_keys(cluster):
         if name not in seen:
-            seen[name] = cloud.call(
-                f"look up flavor {name}",
-                lambda name=name: connection.compute.find_flavor(
-                    name, ignore_missing=True, get_extra_specs=True
-                ),
-                clock=clock,
-            )
+            seen[name] = _find_flavor(connection, name, clock)
         flavor = seen[name]
         if flavor is None:
             problems.append(
@@ -132,3 +130,11 @@ def check(cluster: Cluster, connection: Connection, clock: Clock | None = None) 
     if problems:
         raise BadInput(problems)
     return notes
+
+
+def _find_flavor(connection: Connection, name: str, clock: Clock | None) -> Any:
+    return cloud.call(
+        f"look up flavor {name}",
+        lambda: connection.compute.find_flavor(name, ignore_missing=True, get_extra_specs=True),
+        clock=clock,
+    )
