@@ -3,8 +3,10 @@
 1. Look at what exists (template, cluster, node groups) and compare it with the
    config. Anything Magnum cannot change in place stops here, before a single
    change, with the remedy; a second cluster is never made.
+   Before anything is created, the image and flavors are checked (preflight.py).
 2. Create the template, then the cluster, and wait for CREATE_COMPLETE.
-3. Bring the default workers' autoscaling bounds in line.
+3. Bring the default workers' autoscaling bounds in line (on capi-helm the
+   cluster labels fix them: a change is refused with the real remedy).
 4. Create each extra node group (GPU workers, other sizes) once, and wait.
 5. Optionally the diagnostic load balancer to the masters.
 
