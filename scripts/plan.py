@@ -56,7 +56,9 @@ def cluster_actions(settings: Settings, env: str) -> list[Action]:
         ),
     ]
     for group in cluster.all_node_groups():
-        taints = f", taints {', '.join(str(t) for t in group.taints)}" if group.taints else ""
+        # Only the heat driver applies taints (kubelet flags); capi-helm never does.
+        shown = group.taints if cluster.driver == "heat" else []
+        taints = f", taints {', '.join(str(t) for t in shown)}" if shown else ""
         actions.append(
             Action(
                 stage,

@@ -232,6 +232,13 @@ def run(
     changes = Changes(ui, dry_run)
 
     if config.driver == "capi-helm":
+        if low < 1 and config.autoscaling():
+            raise bad_option(
+                "--min",
+                f"{low} is refused by driver capi-helm with autoscaling (magnum-capi-helm: "
+                "'Min node count must be greater than or equal to 1 for all node groups'); "
+                "allowed: 1 or more",
+            )
         return through_magnum(
             environment,
             ui=ui,
@@ -309,6 +316,19 @@ def through_magnum(
             f"{nodegroup!r} is not a node group of {config.name}; allowed: {', '.join(names)}",
         )
     with ui.step(f"node group {nodegroup} limits") as step:
+        if group.get("is_default") and group.get("role") != "master":
+            live = magnum.cluster(uuid) or {}
+            fixed = spec.default_bounds_from_labels(config.driver, live)
+            if fixed is not None:
+                if fixed != (low, high):
+                    raise OperationFailed(
+                        *spec.fixed_bounds_refusal(
+                            fixed, (low, high), environment.name, "--min/--max"
+                        )
+                    )
+                step.unchanged(f"already {low}..{high} (cluster labels min/max_node_count)")
+                ui.summary()
+                return False
         patch = spec.bounds_patch(group, low, high)
         if not patch:
             step.unchanged(f"already {low}..{high}")

@@ -3,8 +3,10 @@
 1. Look at what exists (template, cluster, node groups) and compare it with the
    config. Anything Magnum cannot change in place stops here, before a single
    change, with the remedy; a second cluster is never made.
+   Before anything is created, the image and flavors are checked (preflight.py).
 2. Create the template, then the cluster, and wait for CREATE_COMPLETE.
-3. Bring the default workers' autoscaling bounds in line.
+3. Bring the default workers' autoscaling bounds in line (on capi-helm the
+   cluster labels fix them: a change is refused with the real remedy).
 4. Create each extra node group (GPU workers, other sizes) once, and wait.
 5. Optionally the diagnostic load balancer to the masters.
 
@@ -21,7 +23,7 @@ from ..core.changes import Changes
 from ..core.console import Console, Step
 from ..core.errors import BadInput, OperationFailed, Problem
 from ..core.loading import Environment
-from ..core.settings import NodeGroup, Settings
+from ..core.settings import Cluster, NodeGroup, Settings
 from ..core.waiting import Clock
 from . import spec, watch
 from .magnum import Magnum, Obj
@@ -79,6 +81,15 @@ def run(
         env=env,
     )
 
+    # 1b. Before anything is created: the image and flavors, which Magnum and the
+    #     driver would otherwise refuse late (a CREATE_FAILED cluster minutes later).
+    if template is None or live is None:
+        from . import preflight
+
+        with ui.step("image and flavors") as step:
+            notes = preflight.check(config, magnum.connection, clock)
+            step.done("; ".join([f"image {config.image} fits driver {config.driver}", *notes]))
+
     # 2. Template, cluster, wait.
     with ui.step(f"cluster template {config.template}") as step:
         if template is not None:
@@ -112,7 +123,10 @@ def run(
 
     if uuid is None:  # a dry run from nothing: the rest depends on the new cluster
         for group in config.all_node_groups():
-            ui.print(f"  would create node group {describe(group)} once the cluster is ready")
+            ui.print(
+                f"  would create node group {describe(group, config.driver)} "
+                "once the cluster is ready"
+            )
         ui.summary(["dry run: nothing was changed"])
         return None
 
@@ -130,14 +144,26 @@ def run(
             )
             step.done(str(live.get("status")))
 
-    # 3. The default workers' bounds, which Magnum can change in place.
+    # 3. The default workers' bounds: in place through the node group, except where
+    #    capi-helm takes them from the cluster's labels, which Magnum cannot change.
     default = default_workers(magnum, uuid)
     with ui.step(f"node group {default.get('name', spec.DEFAULT_WORKERS)} bounds") as step:
-        patch = spec.bounds_patch(default, config.min_workers, config.max_workers)
+        fixed = spec.default_bounds_from_labels(config.driver, live or {})
+        if fixed is not None:
+            wanted = (config.min_workers, config.max_workers)
+            if fixed != wanted:
+                raise OperationFailed(*spec.fixed_bounds_refusal(fixed, wanted, env, "config"))
+            step.unchanged(f"{fixed[0]}..{fixed[1]} (cluster labels min/max_node_count)")
+            fixed_done = True
+        else:
+            fixed_done = False
+        patch = [] if fixed_done else spec.bounds_patch(default, *_wanted(config))
         conflict = spec.bounds_conflict(
             default, config.name, config.min_workers, config.max_workers
         )
-        if not patch:
+        if fixed_done:
+            pass
+        elif not patch:
             step.unchanged(f"{config.min_workers}..{config.max_workers}")
         elif conflict:
             raise OperationFailed(*conflict)
@@ -233,6 +259,10 @@ def node_group(
         )
 
 
+def _wanted(config: Cluster) -> tuple[int, int]:
+    return config.min_workers, config.max_workers
+
+
 def use_existing(environment: Environment, ui: Console) -> None:
     """Driver 'existing': nothing to create; only the kubeconfig must be there."""
     path = environment.kubeconfig
@@ -313,8 +343,10 @@ def default_workers(magnum: Magnum, uuid: str) -> Obj:
     )
 
 
-def describe(group: NodeGroup) -> str:
-    taints = f", taints {', '.join(str(t) for t in group.taints)}" if group.taints else ""
+def describe(group: NodeGroup, driver: str) -> str:
+    # Only the heat driver applies taints (as kubelet flags); capi-helm never does.
+    shown = group.taints if driver == "heat" else []
+    taints = f", taints {', '.join(str(t) for t in shown)}" if shown else ""
     return (
         f"{group.name} (role {group.role}, flavor {group.flavor}, "
         f"{group.min_nodes}..{group.max_nodes} nodes{taints})"
@@ -339,7 +371,7 @@ def ensure_nodegroup(
     if live is None:
         body = spec.nodegroup_body(group, driver)
         made = changes.make(
-            f"create node group {describe(group)}",
+            f"create node group {describe(group, driver)}",
             lambda: magnum.create_nodegroup(uuid, body),
         )
         if made is None:

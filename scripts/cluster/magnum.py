@@ -5,7 +5,9 @@ paths directly because the SDK maps a cluster's `status_reason` to a field
 Magnum never sends (`reason`) and drops `health_status`, and because comparing
 our desired body with what Magnum stored is simplest in the API's names. Node
 groups and certificates' signing go through python-magnumclient, which has
-node groups (the SDK does not). Every call is retried on transient errors.
+node groups (the SDK does not), at the microversion read from the server (the
+lower of its maximum and the newest this tool knows; see `Magnum.api_version`).
+Every call is retried on transient errors.
 """
 
 from __future__ import annotations
@@ -20,6 +22,29 @@ if TYPE_CHECKING:
     from openstack.connection import Connection
 
 Obj = dict[str, Any]
+Version = tuple[int, int]
+
+# Magnum's microversions that matter here, from REST_API_VERSION_HISTORY in
+# openstack/magnum magnum/api/controllers/versions.py (stable/2026.1 9f9c4b9f stops at
+# CURRENT_MAX_VER 1.12; master 5a492d64 has 1.14):
+NODEGROUPS: Version = (1, 9)  # "1.9 - Add nodegroup API"
+ZERO_NODES: Version = (1, 10)  # "1.10 - Allow nodegroups with 0 nodes"
+# The newest this tool knows ("1.14 - Add node_labels and node_taints to nodegroup");
+# a newer server is asked for this one, so its answers hold nothing unforeseen.
+NEWEST_KNOWN: Version = (1, 14)
+# Every answer under /v1 carries the server's range in these headers
+# (magnum/api/controllers/v1/__init__.py Controller._route, MAX_VER_STR).
+MAXIMUM_HEADER = "OpenStack-API-Maximum-Version"
+
+
+def parse_version(header: str) -> Version | None:
+    """(1, 12) from "container-infrastructure-management 1.12"; None if unreadable."""
+    major, _, minor = (
+        header.rsplit(maxsplit=1)[-1].partition(".") if header.split() else ("", "", "")
+    )
+    if not (major.isdigit() and minor.isdigit()):
+        return None
+    return int(major), int(minor)
 
 
 @dataclass
@@ -27,6 +52,7 @@ class Magnum:
     connection: Connection
     clock: Clock | None = None
     _nodegroup_client: Any = field(default=None, init=False, repr=False)
+    _version: Version | None = field(default=None, init=False, repr=False)
 
     # ------------------------------------------------------------ plumbing
 
@@ -35,9 +61,45 @@ class Magnum:
         return self.connection.container_infrastructure_management
 
     @property
+    def api_version(self) -> Version:
+        """The microversion spoken with this server: its maximum, capped at NEWEST_KNOWN.
+
+        Asked once, of the server itself, rather than sending "latest": what the tool
+        sends is then decided by a version it has read, never by a guess.
+        """
+        if self._version is None:
+            self._version = self._negotiate()
+        return self._version
+
+    def _negotiate(self) -> Version:
+        from openstack import exceptions
+
+        def read() -> str:
+            response = self._proxy.get("/")
+            exceptions.raise_from_response(response)
+            return str(response.headers.get(MAXIMUM_HEADER, ""))
+
+        header = cloud.call("read Magnum's API versions", read, clock=self.clock)
+        server = parse_version(header)
+        if server is None or server < NODEGROUPS:
+            from ..core.errors import OperationFailed
+
+            raise OperationFailed(
+                f"Magnum announces API version {header or 'none'!r}; node groups need "
+                f"{NODEGROUPS[0]}.{NODEGROUPS[1]} or later",
+                "this Magnum is too old for the tool; ask the cloud operators which "
+                "Magnum release they run",
+            )
+        return min(server, NEWEST_KNOWN)
+
+    def supports(self, version: Version) -> bool:
+        return self.api_version >= version
+
+    @property
     def _client(self) -> Any:
         if self._nodegroup_client is None:
-            self._nodegroup_client = cloud.magnum(self.connection)
+            major, minor = self.api_version
+            self._nodegroup_client = cloud.magnum(self.connection, api_version=f"{major}.{minor}")
         return self._nodegroup_client
 
     def _get(self, what: str, path: str) -> Obj | None:
@@ -130,6 +192,15 @@ class Magnum:
 
     def create_nodegroup(self, cluster_uuid: str, attributes: Obj) -> Obj:
         name = attributes["name"]
+        if not self.supports(ZERO_NODES) and not attributes.get("node_count", 1):
+            from ..core.errors import OperationFailed
+
+            major, minor = self.api_version
+            raise OperationFailed(
+                f"node group {name} would start with 0 nodes, which Magnum allows from API "
+                f"1.10 on; this server speaks {major}.{minor}",
+                "give the group min_nodes 1 or more in the config, then re-run",
+            )
 
         def find() -> Obj | None:
             return self.nodegroup(cluster_uuid, name)

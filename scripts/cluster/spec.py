@@ -185,13 +185,11 @@ def nodegroup_body(group: NodeGroup, driver: str) -> Obj:
         if flags:
             body["labels"] = {"kubelet_options": flags}
             body["merge_labels"] = True
-    else:
-        if group.labels:
-            body["node_labels"] = dict(group.labels)
-        if group.taints:
-            body["node_taints"] = [
-                {"key": t.key, "value": t.value, "effect": t.effect} for t in group.taints
-            ]
+    # capi-helm: no node_labels/node_taints. Released Magnum (stable/2026.1, API 1.12)
+    # answers them with 400 (WSME "Unknown attribute"), python-magnumclient 4.x refuses
+    # them before sending, and magnum-capi-helm never applies them even where Magnum
+    # master (1.14) stores them (driver.py _process_node_groups). GPU nodes are told
+    # apart by the GPU operator's labels instead (core/gpu_nodes.py, docs/gpu.md).
     return body
 
 
@@ -261,6 +259,47 @@ def nodegroup_differences(group: NodeGroup, live: Obj) -> list[Difference]:
     return [Difference(key, theirs, ours) for key, theirs, ours in checks if theirs != ours]
 
 
+def default_bounds_from_labels(driver: str, cluster: Obj) -> tuple[int, int] | None:
+    """The default workers' autoscaling bounds when the cluster's labels decide them.
+
+    On capi-helm the cluster labels min_node_count/max_node_count override the default
+    worker group's own fields (openstack/magnum-capi-helm 1.4.0 a8b82c24, driver.py
+    _get_node_counts: "We still want to be able to override the default node group
+    values with labels"), and Magnum cannot change a cluster's labels afterwards
+    (openstack/magnum stable/2026.1 magnum/api/validation.py
+    cluster_update_allowed_properties: node_count, health_status, health_status_reason).
+    A PATCH of the group's min/max is accepted and changes nothing the autoscaler sees.
+    None: the node group's own fields decide (heat, or no such labels).
+    """
+    if driver != "capi-helm":
+        return None
+    labels = cluster.get("labels") or {}
+    low, high = str(labels.get("min_node_count", "")), str(labels.get("max_node_count", ""))
+    if not (low.isdigit() and high.isdigit()):
+        return None
+    return int(low), int(high)
+
+
+def fixed_bounds_refusal(
+    fixed: tuple[int, int], wanted: tuple[int, int], env: str, source: str
+) -> tuple[str, str]:
+    """Cause and remedy when capi-helm's label-fixed bounds differ from what is asked."""
+    cause = (
+        f"the default workers scale {fixed[0]}..{fixed[1]}, set by the cluster labels "
+        f"min_node_count/max_node_count when the cluster was made; {source} asks for "
+        f"{wanted[0]}..{wanted[1]}. On driver capi-helm those labels override the node "
+        "group's own bounds and Magnum cannot change a cluster's labels, so a node-group "
+        "update would report success and change nothing"
+    )
+    remedy = (
+        f"keep cluster.min_workers: {fixed[0]} and cluster.max_workers: {fixed[1]} in "
+        f"config/{env}.yaml and add capacity as a node group (cluster.node_groups, whose "
+        "bounds can change), or recreate the cluster with the new bounds "
+        f"(`invoke cluster.delete --yes --env {env}`, then `invoke cluster.deploy --env {env}`)"
+    )
+    return cause, remedy
+
+
 def bounds_patch(live: Obj, min_nodes: int, max_nodes: int) -> list[Obj]:
     """JSON patch for a node group's autoscaling bounds; empty when they match."""
     patch = []
@@ -293,17 +332,9 @@ def placement_drift(group: NodeGroup, driver: str, live: Obj) -> str:
         wanted = kubelet_flags(group)
         have = str((live.get("labels") or {}).get("kubelet_options", ""))
         return "" if wanted == have else f"kubelet_options {have!r} (config: {wanted!r})"
-    wanted_taints = sorted((t.key, t.value, t.effect) for t in group.taints)
-    have_taints = sorted(
-        (str(t.get("key")), str(t.get("value") or ""), str(t.get("effect")))
-        for t in live.get("node_taints") or []
-    )
-    parts = []
-    if "node_taints" in live and wanted_taints != have_taints:
-        parts.append(f"taints {have_taints} (config: {wanted_taints})")
-    if "node_labels" in live and _string_map(live.get("node_labels")) != dict(group.labels):
-        parts.append(f"labels {live.get('node_labels')} (config: {dict(group.labels)})")
-    return "; ".join(parts)
+    # capi-helm applies no node-group labels or taints (see nodegroup_body): nothing
+    # there can drift.
+    return ""
 
 
 def _string_map(value: object) -> dict[str, str]:

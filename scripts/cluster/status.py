@@ -64,7 +64,7 @@ def run(
     uuid = str(found["uuid"])
     if not watch:
         snapshot = read(magnum, uuid)
-        show(ui, snapshot)
+        show(ui, snapshot, config.driver)
         return snapshot
 
     shown: list[Snapshot] = []
@@ -72,7 +72,7 @@ def run(
     def probe() -> Snapshot | None:
         snapshot = read(magnum, uuid)
         if not shown or snapshot != shown[-1]:
-            show(ui, snapshot)
+            show(ui, snapshot, config.driver)
         shown.append(snapshot)
         return None if snapshot.busy else snapshot
 
@@ -95,8 +95,10 @@ def read(magnum: Magnum, uuid: str) -> Snapshot:
     return Snapshot(cluster, groups)
 
 
-def show(ui: Console, snapshot: Snapshot) -> None:
+def show(ui: Console, snapshot: Snapshot, driver: str = "") -> None:
     from rich.table import Table
+
+    from .spec import default_bounds_from_labels
 
     cluster = snapshot.cluster
     health = cluster.get("health_status") or "unknown"
@@ -112,8 +114,12 @@ def show(ui: Console, snapshot: Snapshot) -> None:
         table.add_column(column, no_wrap=True)
     # Only the free text may wrap; names and numbers must survive a narrow terminal whole.
     table.add_column("reason", overflow="fold")
+    # capi-helm: the cluster labels decide the default workers' bounds (spec.py).
+    from_labels = default_bounds_from_labels(driver, cluster)
     for group in sorted(snapshot.groups, key=lambda g: (g.get("role") != "master", g["name"])):
         low, high = group.get("min_node_count"), group.get("max_node_count")
+        if from_labels and group.get("is_default") and group.get("role") != "master":
+            low, high = from_labels
         table.add_row(
             str(group.get("name")),
             str(group.get("role")),
@@ -124,3 +130,8 @@ def show(ui: Console, snapshot: Snapshot) -> None:
             str(group.get("status_reason") or ""),
         )
     ui.stream.print(table)
+    if from_labels:
+        ui.print(
+            "  default-worker bounds: the cluster labels min_node_count/max_node_count, "
+            "which magnum-capi-helm reads instead of the group's own fields"
+        )

@@ -56,12 +56,13 @@ def connect(settings: Settings) -> Connection:
         ) from None
 
 
-def magnum(connection: Connection) -> Any:
+def magnum(connection: Connection, api_version: str = "latest") -> Any:
     """python-magnumclient on the connection's session, for node groups.
 
     Without an explicit api_version the client sends no OpenStack-API-Version
     header and Magnum answers as microversion 1.1, which has no node groups
-    (they need 1.9); "latest" is what the `openstack coe` CLI sends.
+    (they need 1.9); "latest" is what the `openstack coe` CLI sends. The
+    cluster procedures pass the version they negotiated (cluster/magnum.py).
     """
     from magnumclient import client
 
@@ -69,7 +70,7 @@ def magnum(connection: Connection) -> Any:
     return client.Client(
         "1",
         session=connection.session,
-        api_version="latest",
+        api_version=api_version,
         region_name=config.get_region_name("container-infra"),
         interface=config.get_interface("container-infra"),
     )

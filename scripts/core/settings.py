@@ -209,6 +209,8 @@ class Cluster(Strict):
             problems.append(
                 f"min_workers: {self.min_workers} exceeds max_workers ({self.max_workers})"
             )
+        if self.driver == "capi-helm":
+            problems += self._capi_helm_node_groups()
         names = [group.name for group in self.all_node_groups()]
         clashes = sorted({n for n in names if names.count(n) > 1 or n == "default-worker"})
         if clashes:
@@ -218,6 +220,55 @@ class Cluster(Strict):
             )
         _report(problems)
         return self
+
+    def autoscaling(self) -> bool:
+        """Whether Magnum's auto_scaling_enabled label ends up true (extra_labels may say no).
+
+        magnum-capi-helm reads the label with strutils.bool_from_string (driver.py
+        _get_label_bool); the tool's own default is "true" (cluster/spec.py).
+        """
+        value = str(self.extra_labels.get("auto_scaling_enabled", "true")).strip().lower()
+        return value in ("1", "t", "true", "on", "y", "yes")
+
+    def _capi_helm_node_groups(self) -> list[str]:
+        """What magnum-capi-helm refuses or never applies, as 'key: why' lines.
+
+        openstack/magnum-capi-helm 1.4.0 (a8b82c24), magnum_capi_helm/driver.py:
+        _validate_allowed_node_counts refuses min_node_count < 1 for every node group
+        when autoscaling is on ("CAPO doesn't support scale to zero yet"); it runs in the
+        conductor (create_nodegroup/update_nodegroup), after the API has answered 202, so
+        the group ends CREATE_FAILED and the cluster UPDATE_FAILED. _process_node_groups
+        hands Helm only name, machineFlavor, machineCount and the autoscaling bounds:
+        node-group labels and taints never reach a node (docs/gpu.md).
+        """
+        problems = []
+        groups: list[tuple[str, NodeGroup | GpuNodes]] = [
+            (f"node_groups[{index}]", group) for index, group in enumerate(self.node_groups)
+        ]
+        if self.gpu.enabled:
+            groups.append(("gpu", self.gpu))
+        for key, group in groups:
+            if self.autoscaling() and group.min_nodes < 1:
+                problems.append(
+                    f"{key}.min_nodes: {group.min_nodes} is refused by driver capi-helm with "
+                    "autoscaling (magnum-capi-helm: 'Min node count must be greater than or "
+                    "equal to 1 for all node groups'; Cluster API's OpenStack provider cannot "
+                    "scale to zero); allowed: 1 or more"
+                )
+            if isinstance(group, NodeGroup) and group.labels:
+                problems.append(
+                    f"{key}.labels: driver capi-helm never applies node-group labels "
+                    "(magnum-capi-helm passes only name, flavor, count and autoscaling "
+                    "bounds to Helm); remove them (GPU nodes are told apart by the GPU "
+                    "operator's own labels, docs/gpu.md)"
+                )
+            if isinstance(group, NodeGroup) and group.taints:
+                problems.append(
+                    f"{key}.taints: driver capi-helm never applies node-group taints "
+                    "(magnum-capi-helm passes only name, flavor, count and autoscaling "
+                    "bounds to Helm); remove them"
+                )
+        return problems
 
     def all_node_groups(self) -> list[NodeGroup]:
         """Extra node groups beyond the default workers, the GPU group included."""

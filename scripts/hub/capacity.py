@@ -179,20 +179,11 @@ def from_allocatable(
 
 
 def gpus_in_extra_specs(specs: dict[str, str]) -> int:
-    """GPUs a flavor passes through: `pci_passthrough:alias` ("a100:1,t4:2") or the
-    placement resource classes `resources:PGPU` / `resources:VGPU`, which describe the
-    same devices, so the largest count wins rather than the sum."""
-    alias = 0
-    for entry in str(specs.get("pci_passthrough:alias", "")).split(","):
-        name, _, count = entry.strip().partition(":")
-        if name and count.isdigit():
-            alias += int(count)
-    placement = [
-        int(str(specs.get(key, "0")))
-        for key in ("resources:PGPU", "resources:VGPU")
-        if str(specs.get(key, "0")).isdigit()
-    ]
-    return max([alias, *placement])
+    """GPUs a flavor passes through (aliases, granular VGPU/PGPU and PCI-in-placement
+    requests): scripts/core/flavors.py, shared with cluster.deploy's pre-flight."""
+    from ..core.flavors import gpus_in_extra_specs as count
+
+    return count(specs)
 
 
 # ------------------------------------------------------------------ planning

@@ -30,11 +30,14 @@ CLUSTER = {
     "worker_flavor": "m1.large",
     "min_workers": 1,
     "max_workers": 5,
-    "gpu": {"enabled": True, "flavor": "g1.large.a100", "min_nodes": 0, "max_nodes": 2},
+    # capi-helm refuses min_nodes below 1 with autoscaling (magnum-capi-helm driver.py).
+    "gpu": {"enabled": True, "flavor": "g1.large.a100", "min_nodes": 1, "max_nodes": 2},
     "node_groups": [
-        {"name": "highmem-worker", "flavor": "m1.xlarge", "min_nodes": 0, "max_nodes": 2}
+        {"name": "highmem-worker", "flavor": "m1.xlarge", "min_nodes": 1, "max_nodes": 2}
     ],
 }
+# Magnum picks the driver from the image's os_distro: the heat driver boots Fedora CoreOS.
+HEAT_IMAGE = "fedora-coreos-40"
 
 
 def merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
@@ -58,6 +61,9 @@ def make_env(config_dir: Path) -> EnvFactory:
     def make(**changes: Any) -> Environment:
         document = merge(example, {"cloud": "fake", "cluster": CLUSTER})
         document = merge(document, changes)
+        cluster = document["cluster"]
+        if cluster.get("driver") == "heat" and "image" not in changes.get("cluster", {}):
+            cluster["image"] = HEAT_IMAGE
         (config_dir / f"{ENV}.yaml").write_text(yaml.safe_dump(document))
         return loading.load(ENV, require_secrets=False)
 

@@ -278,7 +278,7 @@ def test_capi_helm_changes_the_node_group_through_magnum(
 ) -> None:
     deploy.run(make_env(), Console(), clock=cloud.clock)
     cloud.settle_all()
-    argv = ["cluster.autoscaler", "--env", ENV, "--nodegroup", "gpu-worker", "--min", "0"]
+    argv = ["cluster.autoscaler", "--env", ENV, "--nodegroup", "gpu-worker", "--min", "1"]
 
     planned = run_task(*argv, "--max", "4", "--dry-run")
     assert planned.code == 0 and cloud.count("PATCH", "/nodegroups/") == 0
@@ -291,9 +291,43 @@ def test_capi_helm_changes_the_node_group_through_magnum(
     [patch] = cloud.log.find("PATCH", "/nodegroups/gpu-worker")
     assert patch.body == [{"op": "replace", "path": "/max_node_count", "value": 4}]
     gpu = next(g for g in cloud.nodegroups.values() if g["name"] == "gpu-worker")
-    assert (gpu["min_node_count"], gpu["max_node_count"]) == (0, 4)
-    assert again.code == 0 and "already 0..4" in again.out
+    assert (gpu["min_node_count"], gpu["max_node_count"]) == (1, 4)
+    assert again.code == 0 and "already 1..4" in again.out
     assert cloud.count("PATCH", "/nodegroups/") == 1
+
+
+def test_capi_helm_refuses_min_zero_before_any_call(
+    cloud: FakeCloud, make_env: EnvFactory, run_task: Callable[..., Any]
+) -> None:
+    """magnum-capi-helm driver.py _validate_allowed_node_counts refuses min < 1."""
+    make_env()
+    result = run_task(
+        "cluster.autoscaler", "--env", ENV, "--nodegroup", "gpu-worker", "--min", "0", "--max", "4"
+    )
+
+    assert result.code == 2
+    assert "option --min" in result.err and "1 or more" in result.err
+    assert [r for r in cloud.log if not r.is_auth] == []
+
+
+def test_capi_helm_default_workers_follow_the_cluster_labels_not_the_node_group(
+    cloud: FakeCloud, make_env: EnvFactory, run_task: Callable[..., Any]
+) -> None:
+    """On capi-helm the labels min/max_node_count (1..5 here) decide the default workers."""
+    deploy.run(make_env(), Console(), clock=cloud.clock)
+    cloud.settle_all()
+    before = len(cloud.mutating_calls())
+    argv = ["cluster.autoscaler", "--env", ENV, "--nodegroup", "default-worker"]
+
+    changed = run_task(*argv, "--min", "1", "--max", "9")
+    same = run_task(*argv, "--min", "1", "--max", "5")
+
+    assert changed.code == 1
+    assert "cluster labels min_node_count/max_node_count" in changed.err
+    assert "Magnum cannot change a cluster's labels" in changed.err
+    assert "recreate the cluster" in changed.err
+    assert same.code == 0 and "already 1..5" in same.out
+    assert len(cloud.mutating_calls()) == before
 
 
 def test_capi_helm_bounds_that_exclude_the_node_count_are_refused_with_the_resize(
@@ -303,12 +337,12 @@ def test_capi_helm_bounds_that_exclude_the_node_count_are_refused_with_the_resiz
     before = len(cloud.mutating_calls())
 
     result = run_task(
-        "cluster.autoscaler", "--env", ENV, "--nodegroup", "gpu-worker", "--min", "1", "--max", "4"
+        "cluster.autoscaler", "--env", ENV, "--nodegroup", "gpu-worker", "--min", "2", "--max", "4"
     )
 
     assert result.code == 1
-    assert "gpu-worker has 0 node(s), outside 1..4" in result.err
-    assert "openstack coe cluster resize jhub-test --nodegroup gpu-worker 1" in result.err
+    assert "gpu-worker has 1 node(s), outside 2..4" in result.err
+    assert "openstack coe cluster resize jhub-test --nodegroup gpu-worker 2" in result.err
     assert len(cloud.mutating_calls()) == before
 
 

@@ -25,7 +25,7 @@ def test_table_shows_every_node_group_with_bounds(
     assert "cluster jhub-test: CREATE_COMPLETE (health HEALTHY)" in result.out
     rows = {line.split()[0]: line.split() for line in result.out.splitlines() if "│" in line}
     assert rows["gpu-worker"][:9] == [
-        "gpu-worker", "│", "gpu", "│", "g1.large.a100", "│", "0", "│", "0..2",
+        "gpu-worker", "│", "gpu", "│", "g1.large.a100", "│", "1", "│", "1..2",
     ]  # fmt: skip
     assert rows["default-worker"][8] == "1..5"
     assert "default-master" in rows and "highmem-worker" in rows

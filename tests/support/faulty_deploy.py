@@ -28,7 +28,7 @@ from scripts import orchestrate
 from scripts.core import loading
 from scripts.core.console import Console
 from scripts.core.errors import BadInput, OperationFailed
-from tests.cluster.conftest import CLUSTER, merge
+from tests.cluster.conftest import CLUSTER, HEAT_IMAGE, merge
 from tests.support import fake_helm
 from tests.support.fakecloud import WIRE_FAULTS, FakeCloud
 from tests.support.fakekube import KUBE_FAULTS, FakeKube
@@ -106,7 +106,9 @@ def write_config(folder: Path, cloud: FakeCloud) -> None:
     folder.mkdir(parents=True)
     shutil.copy(ROOT / "config" / "example.yaml", folder / "example.yaml")
     document = yaml.safe_load((ROOT / "config" / "example.yaml").read_text())
-    document = merge(document, {"cloud": "fake", "cluster": merge(CLUSTER, {"driver": "heat"})})
+    # A Fedora CoreOS image: Magnum hands those to the heat driver (cluster preflight).
+    heat = {"driver": "heat", "image": HEAT_IMAGE, "gpu": {"min_nodes": 0}}
+    document = merge(document, {"cloud": "fake", "cluster": merge(CLUSTER, heat)})
     document["hub"]["floating_ip"] = FLOATING_IP
     document["hub"]["dns"] = {"manage": True}
     (folder / f"{ENV}.yaml").write_text(yaml.safe_dump(document))

@@ -30,7 +30,7 @@ from scripts import orchestrate
 from scripts.cluster import deploy as cluster_deploy
 from scripts.core import loading
 from scripts.core.console import Console
-from tests.cluster.conftest import CLUSTER, merge
+from tests.cluster.conftest import CLUSTER, HEAT_IMAGE, merge
 from tests.conftest import TaskRun
 from tests.hub.conftest import running_hub, use_kubeconfig
 from tests.support.fake_helm import FakeHelm
@@ -184,6 +184,12 @@ def environment_for(  # noqa: PLR0917 - pytest passes fixtures by name
         config = yaml.safe_load(path.read_text())
         config["cloud"] = "fake"
         config["cluster"] = merge(CLUSTER, {"driver": driver})
+        if driver == "heat":
+            # Magnum gives Fedora CoreOS images to the heat driver, which (unlike
+            # capi-helm) lets a node group autoscale from zero.
+            config["cluster"] = merge(
+                config["cluster"], {"image": HEAT_IMAGE, "gpu": {"min_nodes": 0}}
+            )
         config["hub"]["floating_ip"] = None
         path.write_text(yaml.safe_dump(config))
         secrets_path = config_dir / f"{ENV}.secrets.yaml"

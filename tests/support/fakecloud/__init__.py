@@ -12,7 +12,8 @@ module             catalog endpoint                    served
                                                        nodegroups, certificates
 ``octavia``        https://octavia.fake.test           loadbalancers, listeners, pools, members
 ``neutron``        https://neutron.fake.test           networks, subnets, ports, floatingips
-``nova``           https://nova.fake.test/v2.1         flavors, servers
+``nova``           https://nova.fake.test/v2.1         flavors (+ os-extra_specs), servers
+``glance``         https://glance.fake.test            images v2 (with their properties)
 ``dns``            https://designate.fake.test         zones, recordsets (Designate v2)
 ``blockstorage``   https://cinder.fake.test/v3         volumes (+ metadata) (Cinder v3)
 =================  ==================================  =========================================
@@ -91,6 +92,7 @@ from tests.support.fakecloud.core import (
     Route,
 )
 from tests.support.fakecloud.dns import DESIGNATE, Designate
+from tests.support.fakecloud.glance import GLANCE, Glance
 from tests.support.fakecloud.identity import Identity
 from tests.support.fakecloud.magnum import MAGNUM, MAGNUM_MAX, MAGNUM_MIN, Magnum
 from tests.support.fakecloud.neutron import NEUTRON, Neutron
@@ -103,6 +105,7 @@ __all__ = [
     "CINDER",
     "DESIGNATE",
     "FAULT_KINDS",
+    "GLANCE",
     "KEYSTONE",
     "MAGNUM",
     "MAGNUM_MAX",
@@ -126,6 +129,7 @@ __all__ = [
     "FakeClock",
     "FakeCloud",
     "FaultRule",
+    "Glance",
     "LoggedRequest",
     "Reply",
     "Req",
@@ -143,11 +147,12 @@ class FakeCloud(
     Octavia,
     Neutron,
     Nova,
+    Glance,
     Designate,
     BlockStorage,
 ):
-    """In-memory Keystone, Magnum, Octavia, Neutron, Nova, Designate and Cinder (package
-    docstring)."""
+    """In-memory Keystone, Magnum, Octavia, Neutron, Nova, Glance, Designate and Cinder
+    (package docstring)."""
 
 
 def iter_state(cloud: FakeCloud) -> Iterator[tuple[str, dict[str, dict[str, Any]]]]:

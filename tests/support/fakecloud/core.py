@@ -698,8 +698,6 @@ class CloudCore:
                     )
                 raise ApiError(404, f"no such path {full_path}")
             path = path.rstrip("/")
-            if path == "" and method == "GET":
-                return Reply(200, self._hook(service, "version_document")(self, endpoint))
             req = Req(
                 method=method,
                 path=path,
@@ -707,7 +705,12 @@ class CloudCore:
                 body=body,
                 headers={k: v for k, v in headers.items()},
             )
+            # The version document is served behind the same version checks and with the
+            # same headers as every other path under the prefix (Magnum's v1 _route).
             extra: dict[str, str] = self._hook(service, "negotiate")(self, req)
+            if path == "" and method == "GET":
+                document = self._hook(service, "version_document")(self, endpoint)
+                return Reply(200, document, headers=dict(extra))
             for route_method, pattern, handler in self._routes[endpoint.name]:
                 if route_method != method:
                     continue

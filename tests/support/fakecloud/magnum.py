@@ -20,6 +20,10 @@ respect because the real service behaves the same way:
   a ``*_COMPLETE`` state. Node-group PATCH accepts ``min_node_count``, ``max_node_count``,
   ``node_labels``, ``node_taints`` only; creating a node group needs the cluster's
   ``api_address`` (409 before CREATE_COMPLETE) and validates min <= node_count <= max.
+  ``node_labels``/``node_taints`` exist (POST, PATCH, representation) only when emulating
+  master; see the module constants below and docs/testing.md ("OpenStack: Magnum API
+  versions, Nova, Glance") for the release ceilings, WSME's unknown-attribute 400, the image
+  checks and the capi-helm driver's conductor-side refusals.
 """
 
 from __future__ import annotations
@@ -49,14 +53,145 @@ from tests.support.fakecloud.core import (
     route,
 )
 from tests.support.fakecloud.core import new_id as _new_id
+from tests.support.fakecloud.glance import Glance
 from tests.support.fakecloud.neutron import Neutron
 from tests.support.fakecloud.nova import Nova
 
 MAGNUM = "https://magnum.fake.test"
-MAGNUM_MIN, MAGNUM_MAX = (1, 1), (1, 14)
+# The microversion range per emulated release: BASE_VER and CURRENT_MAX_VER in
+# openstack/magnum magnum/api/controllers/versions.py, at stable/2026.1
+# (9f9c4b9fefe336f85770254823e2c817fbd8bdb5: 1.12) and master
+# (5a492d64c1146744b3d6237b47d507422480840f: 1.14). Select one with
+# ``cloud.emulate_magnum("master")``; the default is the released one.
+MAGNUM_RELEASES: dict[str, tuple[int, int]] = {"stable/2026.1": (1, 12), "master": (1, 14)}
+MAGNUM_MIN, MAGNUM_MAX = (1, 1), MAGNUM_RELEASES["master"]
+# The service string Magnum puts in its version headers (versions.py Version.service_string).
+_SERVICE = "container-infrastructure-management"
+
+# The body fields each WSME type accepts on POST; any other key is 400 "Unknown attribute
+# for argument <arg>: <keys>" (WSME 0.12 wsme/rest/json.py fromjson, wsme/exc.py
+# UnknownAttribute, openstack/wsme 1d73d6e5). Attribute lists of the APIBase classes in
+# magnum/api/controllers/v1/{cluster_template,cluster,nodegroup}.py at stable/2026.1;
+# master adds cluster_id to Cluster (1.13) and node_labels/node_taints to NodeGroup
+# (commit 34738d90ac6a0f8c84e5ff9f10ff063dc8fc8d93), the latter accepted at every
+# requested microversion (the controller does not gate them).
+_TEMPLATE_FIELDS = frozenset(
+    [
+        "uuid",
+        "name",
+        "coe",
+        "image_id",
+        "flavor_id",
+        "master_flavor_id",
+        "dns_nameserver",
+        "keypair_id",
+        "external_network_id",
+        "fixed_network",
+        "fixed_subnet",
+        "network_driver",
+        "apiserver_port",
+        "docker_volume_size",
+        "cluster_distro",
+        "links",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+        "volume_driver",
+        "registry_enabled",
+        "labels",
+        "tls_disabled",
+        "public",
+        "server_type",
+        "insecure_registry",
+        "docker_storage_driver",
+        "master_lb_enabled",
+        "floating_ip_enabled",
+        "project_id",
+        "user_id",
+        "hidden",
+        "tags",
+        "driver",
+    ]
+)
+_CLUSTER_FIELDS = frozenset(
+    [
+        "uuid",
+        "name",
+        "cluster_template_id",
+        "keypair",
+        "node_count",
+        "master_count",
+        "docker_volume_size",
+        "labels",
+        "master_flavor_id",
+        "flavor_id",
+        "create_timeout",
+        "links",
+        "stack_id",
+        "status",
+        "status_reason",
+        "health_status",
+        "health_status_reason",
+        "discovery_url",
+        "api_address",
+        "coe_version",
+        "container_version",
+        "project_id",
+        "user_id",
+        "node_addresses",
+        "master_addresses",
+        "faults",
+        "fixed_network",
+        "fixed_subnet",
+        "floating_ip_enabled",
+        "merge_labels",
+        "labels_overridden",
+        "labels_added",
+        "labels_skipped",
+        "master_lb_enabled",
+    ]
+)
+_NODEGROUP_FIELDS = frozenset(
+    [
+        "id",
+        "uuid",
+        "name",
+        "cluster_id",
+        "project_id",
+        "docker_volume_size",
+        "labels",
+        "links",
+        "flavor_id",
+        "image_id",
+        "node_addresses",
+        "node_count",
+        "role",
+        "min_node_count",
+        "max_node_count",
+        "is_default",
+        "stack_id",
+        "status",
+        "status_reason",
+        "version",
+        "merge_labels",
+        "labels_overridden",
+        "labels_added",
+        "labels_skipped",
+    ]
+)
+_MASTER_ONLY = {
+    "cluster": frozenset({"cluster_id"}),
+    "nodegroup": frozenset({"node_labels", "node_taints"}),
+}
+# magnum-capi-helm's driver (openstack/magnum-capi-helm 1.4.0, a8b82c24): the template's
+# driver comes from the image (ClusterTemplatesController.post: the image's magnum_driver
+# property, else the driver whose ``provides`` matches os_distro; capi-helm provides
+# ubuntu and flatcar, driver.py Driver.provides).
+CAPI_HELM = "k8s_capi_helm_v1"
+_CAPI_HELM_DISTROS = ("ubuntu", "flatcar")
 
 
-class Magnum(Neutron, Nova):
+class Magnum(Neutron, Nova, Glance):
     """Magnum: clusters and node groups settle like the conductor's, servers appear in Nova."""
 
     ENDPOINT = Endpoint(
@@ -81,6 +216,27 @@ class Magnum(Neutron, Nova):
         self._cas: dict[str, tuple[ec.EllipticCurvePrivateKey, x509.Certificate]] = {}
         self._ng_ids = itertools.count(1)
         self._magnum: Any = None
+        self.magnum_release = "stable/2026.1"
+
+    def emulate_magnum(self, release: str) -> None:
+        """Behave as this Magnum release (a key of MAGNUM_RELEASES)."""
+        if release not in MAGNUM_RELEASES:
+            raise KeyError(f"no emulated Magnum release {release!r}; known: {MAGNUM_RELEASES}")
+        self.magnum_release = release
+        self._magnum = None
+
+    @property
+    def magnum_max(self) -> tuple[int, int]:
+        return MAGNUM_RELEASES[self.magnum_release]
+
+    def _unknown_fields(self, kind: str, known: frozenset[str], body: dict[str, Any]) -> None:
+        """WSME's refusal of keys its type does not declare (see _TEMPLATE_FIELDS)."""
+        if self.magnum_release == "master":
+            known = known | _MASTER_ONLY.get(kind, frozenset())
+        unknown = sorted(set(body) - known)
+        if unknown:
+            noun = "attributes" if len(unknown) > 1 else "attribute"
+            raise ApiError(400, f"Unknown {noun} for argument {kind}: {', '.join(unknown)}")
 
     def routes(self) -> list[Route]:
         seg = SEG
@@ -110,10 +266,13 @@ class Magnum(Neutron, Nova):
     def negotiate(self, req: Req) -> dict[str, str]:
         version = self._magnum_version(req)
         req.headers["_version"] = f"{version[0]}.{version[1]}"
+        top = self.magnum_max
+        # Every /v1 answer carries these (magnum/api/controllers/v1/__init__.py _route).
         return {
-            "OpenStack-API-Version": f"container-infra {version[0]}.{version[1]}",
-            "OpenStack-API-Minimum-Version": "container-infra 1.1",
-            "OpenStack-API-Maximum-Version": "container-infra 1.14",
+            "OpenStack-API-Version": f"{_SERVICE} {version[0]}.{version[1]}",
+            "OpenStack-API-Minimum-Version": f"{_SERVICE} 1.1",
+            "OpenStack-API-Maximum-Version": f"{_SERVICE} {top[0]}.{top[1]}",
+            "Vary": "OpenStack-API-Version",
         }
 
     def error_body(self, e: ApiError) -> Any:
@@ -131,18 +290,32 @@ class Magnum(Neutron, Nova):
         }
 
     def version_document(self, endpoint: Endpoint) -> Any:
+        # GET /v1: the V1 document, which names no microversions (its range is in the
+        # headers), magnum/api/controllers/v1/__init__.py V1.convert.
         return {
             "id": "v1",
-            "status": "CURRENT",
-            "min_version": "1.1",
-            "max_version": "1.14",
+            "media_types": [
+                {"base": "application/json", "type": "application/vnd.openstack.magnum.v1+json"}
+            ],
             "links": [{"rel": "self", "href": f"{MAGNUM}/v1/"}],
         }
 
     def root_document(self, endpoint: Endpoint) -> Any:
+        # GET /: magnum/api/controllers/root.py Root.convert (max_version, min_version).
+        top = self.magnum_max
         return {
-            "versions": [Magnum.version_document(self, endpoint)],
             "name": "OpenStack Magnum API",
+            "description": "Magnum is an OpenStack project which aims to provide container "
+            "cluster management.",
+            "versions": [
+                {
+                    "id": "v1",
+                    "status": "CURRENT",
+                    "max_version": f"{top[0]}.{top[1]}",
+                    "min_version": "1.1",
+                    "links": [{"rel": "self", "href": f"{MAGNUM}/v1/"}],
+                }
+            ],
         }
 
     @property
@@ -171,17 +344,18 @@ class Magnum(Neutron, Nova):
         }:
             raise ApiError(406, "Invalid service type for OpenStack-API-Version header")
         if value.lower() == "latest":
-            return MAGNUM_MAX
+            return self.magnum_max
         try:
             major, minor = (int(x) for x in value.split("."))
         except ValueError as e:
             raise ApiError(406, "Invalid value for OpenStack-API-Version header") from e
-        if not MAGNUM_MIN <= (major, minor) <= MAGNUM_MAX:
+        top = self.magnum_max
+        if not MAGNUM_MIN <= (major, minor) <= top:
             raise ApiError(
                 406,
                 f"Version {value} was requested but the minor version is not "
                 "supported by this service. The supported version range is: "
-                "[1.1, 1.14].",
+                f"[{_SERVICE} 1.1, {_SERVICE} {top[0]}.{top[1]}].",
             )
         return major, minor
 
@@ -278,7 +452,8 @@ class Magnum(Neutron, Nova):
         return Reply(200, copy.deepcopy(self._by_ident(self.templates, ident, "clustertemplate")))
 
     def _ct_create(self, req: Req) -> Reply:
-        body = req.body if isinstance(req.body, dict) else {}
+        body = dict(req.body) if isinstance(req.body, dict) else {}
+        self._unknown_fields("cluster_template", _TEMPLATE_FIELDS, body)
         for mandatory in ("coe", "image_id"):
             if not body.get(mandatory):
                 raise ApiError(
@@ -291,6 +466,19 @@ class Magnum(Neutron, Nova):
                 raise ApiError(400, f"Unable to find flavor {body[key]}.")
         if not self._network_exists(body.get("external_network_id")):
             raise ApiError(400, f"Unable to find network {body['external_network_id']}.")
+        # The image must exist and name its os_distro, which picks the driver
+        # (magnum/api/attr_validator.py validate_image: ImageNotFound and
+        # OSDistroFieldNotFound, both 400; cluster_template.py post: cluster_distro and
+        # driver from the image).
+        image = self.find_image(str(body["image_id"]))
+        if image is None:
+            raise ApiError(400, f"Image {body['image_id']} could not be found.")
+        if not image.get("os_distro"):
+            raise ApiError(400, f"Image {body['image_id']} doesn't contain os_distro field.")
+        body["cluster_distro"] = image["os_distro"]
+        body["driver"] = image.get("magnum_driver") or (
+            CAPI_HELM if image["os_distro"] in _CAPI_HELM_DISTROS else "k8s_fedora_coreos_v1"
+        )
         name = body.pop("name", None) or f"template-{uuid.uuid4().hex[:8]}"
         known = {*self._CT_DEFAULTS, "coe"}
         template = self.add_template(name, **{k: v for k, v in body.items() if k in known})
@@ -507,12 +695,13 @@ class Magnum(Neutron, Nova):
                     "role": role,
                     "node_count": count,
                     "flavor_id": flavor,
+                    # magnum/conductor/utils.py _get_nodegroup_object (stable/2026.1): the
+                    # default worker takes min_node_count from the cluster's labels; its
+                    # max_node_count stays unset (the capi-helm driver reads the label).
                     "min_node_count": int(labels.get("min_node_count", 0))
                     if role == "worker"
                     else 0,
-                    "max_node_count": int(labels["max_node_count"])
-                    if role == "worker" and labels.get("max_node_count") is not None
-                    else None,
+                    "max_node_count": None,
                 },
                 is_default=True,
             )
@@ -570,6 +759,7 @@ class Magnum(Neutron, Nova):
 
     def _cl_create(self, req: Req) -> Reply:
         body = req.body if isinstance(req.body, dict) else {}
+        self._unknown_fields("cluster", _CLUSTER_FIELDS, body)
         if not body.get("cluster_template_id"):
             raise ApiError(
                 400,
@@ -583,7 +773,9 @@ class Magnum(Neutron, Nova):
         if body.get("node_count", 1) < 0 or body.get("master_count", 1) < 1:
             raise ApiError(400, "Invalid node_count/master_count")
         cluster = self._new_cluster(body, tmpl)
-        reason = self._take_failure("cluster", cluster["name"])
+        reason = self._take_failure("cluster", cluster["name"]) or self._capi_helm_image_refusal(
+            tmpl
+        )
         self._schedule(
             ("cluster", cluster["uuid"]), lambda: self._complete_cluster(cluster["uuid"], reason)
         )
@@ -680,6 +872,71 @@ class Magnum(Neutron, Nova):
         self._schedule(("cluster", cluster["uuid"]), done)
         return Reply(204)
 
+    # -- the capi-helm driver's refusals (openstack/magnum-capi-helm 1.4.0, a8b82c24,
+    #    magnum_capi_helm/driver.py), which run in the conductor after the API said 202
+    def _is_capi_helm(self, cluster: dict[str, Any]) -> bool:
+        tmpl = self.templates.get(cluster["cluster_template_id"], {})
+        return tmpl.get("driver") == CAPI_HELM
+
+    def _capi_helm_image_refusal(self, tmpl: dict[str, Any]) -> str | None:
+        """_get_image_details: the image must carry kube_version and os_distro."""
+        if tmpl.get("driver") != CAPI_HELM:
+            return None
+        image = self.find_image(str(tmpl.get("image_id")))
+        if image is None:
+            return None  # validated when the template was made
+        if not image.get("kube_version"):
+            return f"Image {image['id']} does not have a kube_version property."
+        if not image.get("os_distro"):
+            return f"Image {image['id']} does not have an os_distro property."
+        return None
+
+    def _capi_helm_count_refusal(self, cluster: dict[str, Any], ng: dict[str, Any]) -> str | None:
+        """_validate_allowed_node_counts, with the bounds of _get_node_counts.
+
+        Only when autoscaling (create_nodegroup/update_nodegroup call it under
+        _get_autoscale_enabled). For the default worker group the cluster labels
+        min_node_count/max_node_count win over the group's fields, and a group min of 1
+        counts as unset (node_count).
+        """
+        labels = cluster.get("labels") or {}
+        scaling = str(labels.get("auto_scaling_enabled", "false")).strip().lower()
+        if not self._is_capi_helm(cluster) or scaling not in ("1", "t", "true", "on", "y", "yes"):
+            return None
+        low, high = self.capi_helm_bounds(cluster, ng)
+        if low < 1:
+            return "Min node count must be greater than or equal to 1 for all node groups."
+        if low > ng["node_count"]:
+            return "Min node count must be less than or equal to current node count"
+        if high is not None and high < low:
+            return "Max node count must be greater than or equal to min node count"
+        return None
+
+    def capi_helm_bounds(self, cluster: dict[str, Any], ng: dict[str, Any]) -> tuple[int, Any]:
+        """The autoscaling bounds magnum-capi-helm hands Helm (driver.py _get_node_counts)."""
+        low = ng["node_count"] if ng["min_node_count"] is None else ng["min_node_count"]
+        high = ng["node_count"] if ng["max_node_count"] is None else ng["max_node_count"]
+        if ng["is_default"] and ng["role"] != "master":
+            if ng["min_node_count"] == 1:
+                low = ng["node_count"]
+            labels = cluster.get("labels") or {}
+            if labels.get("min_node_count") not in (None, ""):
+                low = int(labels["min_node_count"])
+            if labels.get("max_node_count") not in (None, ""):
+                high = int(labels["max_node_count"])
+        return low, high
+
+    def _conductor_refuses(self, cluster: dict[str, Any], ng: dict[str, Any], what: str) -> bool:
+        """The nodegroup conductor's handling of a driver error: the group *_FAILED with the
+        message, the cluster UPDATE_FAILED (magnum/conductor/handlers/nodegroup_conductor.py
+        nodegroup_create / nodegroup_update at stable/2026.1)."""
+        reason = self._capi_helm_count_refusal(cluster, ng)
+        if reason is None:
+            return False
+        ng.update(status=f"{what}_FAILED", status_reason=reason)
+        cluster.update(status="UPDATE_FAILED")
+        return True
+
     # -- node groups
     _NG_SUMMARY = (
         "uuid",
@@ -733,11 +990,12 @@ class Magnum(Neutron, Nova):
             "status_reason": None,
             "version": None,
             "merge_labels": bool(body.get("merge_labels", False)),
-            "node_labels": body.get("node_labels") or {},
-            "node_taints": body.get("node_taints") or [],
             "created_at": self._ts(),
             "updated_at": None,
         }
+        if self.magnum_release == "master":  # fields of master's NodeGroup only (34738d90)
+            ng["node_labels"] = body.get("node_labels") or {}
+            ng["node_taints"] = body.get("node_taints") or []
         self.nodegroups[ident] = ng
         return ng
 
@@ -796,6 +1054,7 @@ class Magnum(Neutron, Nova):
         self._require(req, (1, 9), "post")
         cluster = self._cluster(cluster_ident)
         body = req.body if isinstance(req.body, dict) else {}
+        self._unknown_fields("nodegroup", _NODEGROUP_FIELDS, body)
         if not cluster.get("api_address"):
             raise ApiError(409, "Cluster API address is not available yet")
         if not body.get("name"):
@@ -818,6 +1077,9 @@ class Magnum(Neutron, Nova):
         }
         self._validate_counts(probe)
         ng = self._new_nodegroup(cluster, body)
+        accepted = copy.deepcopy(ng)
+        if self._conductor_refuses(cluster, ng, "CREATE"):
+            return Reply(202, accepted)
         reason = self._take_failure("nodegroup", ng["name"])
 
         def done() -> None:
@@ -830,18 +1092,22 @@ class Magnum(Neutron, Nova):
             self._sync_servers(cluster, ng)
 
         self._schedule(("nodegroup", ng["uuid"]), done)
-        return Reply(202, copy.deepcopy(ng))
+        return Reply(202, accepted)
 
     def _ng_patch(self, req: Req, cluster_ident: str, ident: str) -> Reply:
         self._require(req, (1, 9), "patch")
         cluster = self._cluster(cluster_ident)
         ng = self._nodegroup(cluster, ident)
         allowed = {"/min_node_count", "/max_node_count"}
-        if self._ver(req) >= (1, 14):
+        if self.magnum_release == "master":
+            # master's NodeGroupController._patch, whatever microversion was asked for.
             allowed |= {"/node_labels", "/node_taints"}
         patched = self._json_patch(ng, req.body, internal=set(), allowed=allowed)
         self._validate_counts(patched)
         ng.update(patched, status="UPDATE_IN_PROGRESS", updated_at=self._ts())
+        accepted = copy.deepcopy(ng)
+        if self._conductor_refuses(cluster, ng, "UPDATE"):
+            return Reply(202, accepted)
 
         def done() -> None:
             if ng["uuid"] in self.nodegroups:

@@ -3,6 +3,15 @@
 Seeded with flavors m1.small … m1.xlarge and a GPU flavor ``g1.large.a100``. The reply echoes
 the requested compute microversion (``OpenStack-API-Version`` and
 ``X-OpenStack-Nova-API-Version``).
+
+Flavor extra specs follow openstack/nova master (00a030403f672b975364c855b7d25b40ef83e757):
+a flavor's ``extra_specs`` are part of ``GET /flavors/{id}`` and ``/flavors/detail`` only
+from microversion 2.61 (``nova/api/openstack/compute/flavors.py`` ``show``/``detail``:
+``api_version_request.is_supported(req, '2.61')``; "2.61 - Exposes flavor extra_specs in
+the flavor representation", ``api_version_request.py``); below it they come from
+``GET /flavors/{id}/os-extra_specs`` (``flavors_extraspecs.py`` ``index``:
+``{"extra_specs": {...}}``). The GPU flavor asks for its device the way a PCI passthrough
+flavor does (``pci_passthrough:alias``, ``doc/source/admin/pci-passthrough.rst``).
 """
 
 from __future__ import annotations
@@ -54,7 +63,7 @@ class Nova(CloudCore):
                 16,
                 65536,
                 100,
-                {"pci_passthrough:alias": "a100:1", "resources:PGPU": "1"},
+                {"pci_passthrough:alias": "a100:1"},
             ),
         ):
             self.add_flavor(name, vcpus=vcpus, ram=ram, disk=disk, extra_specs=extra)
@@ -66,6 +75,7 @@ class Nova(CloudCore):
             r("GET", r"/flavors", self._flavor_list_summary),
             r("GET", r"/flavors/detail", self._flavor_list),
             r("GET", rf"/flavors/{seg}", self._flavor_get),
+            r("GET", rf"/flavors/{seg}/os-extra_specs", self._flavor_extra_specs),
             r("GET", r"/servers", self._server_list_summary),
             r("GET", r"/servers/detail", self._server_list),
             r("GET", rf"/servers/{seg}", self._server_get),
@@ -137,6 +147,26 @@ class Nova(CloudCore):
         self.flavors[ident] = flavor
         return flavor
 
+    @staticmethod
+    def _nova_version(req: Req) -> tuple[int, int]:
+        header = req.headers.get("OpenStack-API-Version") or ""
+        value = header.split()[-1] if header.split() else ""
+        if not value:
+            value = req.headers.get("X-OpenStack-Nova-API-Version") or "2.1"
+        major, _, minor = value.partition(".")
+        return (int(major), int(minor)) if major.isdigit() and minor.isdigit() else (2, 1)
+
+    def _flavor_view(self, req: Req, flavor: dict[str, Any]) -> dict[str, Any]:
+        view = copy.deepcopy(flavor)
+        if self._nova_version(req) < (2, 61):
+            view.pop("extra_specs", None)
+        return view
+
+    def _flavor_extra_specs(self, req: Req, ident: str) -> Reply:
+        if ident not in self.flavors:
+            raise ApiError(404, f"Flavor {ident} could not be found.")
+        return Reply(200, {"extra_specs": dict(self.flavors[ident]["extra_specs"])})
+
     def _flavor_list(self, req: Req) -> Reply:
         public = (req.q("is_public") or "true").lower()
         items = [
@@ -145,7 +175,7 @@ class Nova(CloudCore):
             if public == "none"
             or f["os-flavor-access:is_public"] == (public in {"true", "1", "t", "yes"})
         ]
-        return Reply(200, {"flavors": copy.deepcopy(items)})
+        return Reply(200, {"flavors": [self._flavor_view(req, f) for f in items]})
 
     def _flavor_list_summary(self, req: Req) -> Reply:
         items = self._flavor_list(req).body["flavors"]
@@ -157,7 +187,7 @@ class Nova(CloudCore):
     def _flavor_get(self, req: Req, ident: str) -> Reply:
         if ident not in self.flavors:
             raise ApiError(404, f"Flavor {ident} could not be found.")
-        return Reply(200, {"flavor": copy.deepcopy(self.flavors[ident])})
+        return Reply(200, {"flavor": self._flavor_view(req, self.flavors[ident])})
 
     def add_server(
         self,
