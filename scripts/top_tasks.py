@@ -5,9 +5,10 @@ from __future__ import annotations
 from invoke.context import Context
 from invoke.tasks import task
 
+from .core import options
 from .core.runner import procedure
 
-ENV_HELP = {"env": "environment name (default: $JHUB_ENV, else example)"}
+ENV_HELP = {"env": options.ENV_HELP}
 
 
 @task(help=ENV_HELP)

@@ -6,6 +6,7 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
+from ..core.options import ENV_HELP
 from ..core.runner import procedure
 
 
@@ -34,7 +35,7 @@ def init(c: Context, env: str = "", auth: str = "", domain: str = "", force: boo
         ui.print(f"OAuth: paste the client secret into {secrets_path} (oauth_client_secret).")
 
 
-@task(help={"env": "environment name (default: $JHUB_ENV, else example)"})
+@task(help={"env": ENV_HELP})
 @procedure
 def check(c: Context, env: str = "") -> None:
     """Validate an environment and its secrets file; report every problem at once."""
@@ -45,7 +46,7 @@ def check(c: Context, env: str = "") -> None:
     ui.print(f"✓ {environment.config_path} and {environment.secrets_path} are valid")
 
 
-@task(help={"env": "environment name (default: $JHUB_ENV, else example)"})
+@task(help={"env": ENV_HELP})
 @procedure
 def show(c: Context, env: str = "") -> None:
     """Print the effective configuration with secrets redacted."""

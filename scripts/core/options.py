@@ -125,3 +125,8 @@ def _unknown(
     return one_line(
         f"error: task {shown(token)}: unknown{hint}; `{binary} --list` shows every task"
     )
+
+
+# The one help text of every task's --env option (tests/core/test_task_shape.py checks
+# that no task words it differently): the lookup order lives in core.loading.
+ENV_HELP = "environment name (default: $JHUB_ENV, else example)"

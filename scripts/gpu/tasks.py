@@ -6,9 +6,8 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
+from ..core.options import ENV_HELP
 from ..core.runner import procedure
-
-ENV_HELP = "environment name (default: $JHUB_ENV, else example)"
 
 
 @task(

@@ -13,6 +13,7 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
+from ..core.options import ENV_HELP
 from ..core.runner import procedure
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from ..core.settings import Settings, Taint
     from .capacity import Accepts, NodeShape, Plan
 
-ENV = "environment name (default: $JHUB_ENV, else example)"
+ENV = ENV_HELP  # the shared --env help (core.options)
 GPU_TAINT = "nvidia.com/gpu"
 NODE_GROUP_LABEL = "magnum.openstack.org/nodegroup"
 CONTROL_PLANE_LABELS = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")

@@ -11,11 +11,12 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
+from ..core.options import ENV_HELP
 from ..core.runner import procedure
 from . import capacity_tasks, dns_tasks, health_tasks, usage_tasks, volumes_tasks
 from .tls import tasks as tls_tasks
 
-ENV = "environment name (default: $JHUB_ENV, else example)"
+ENV = ENV_HELP  # the shared --env help (core.options)
 URL = "the hub's base URL (default: https://hub.domain/); e.g. through a port-forward"
 DRY_RUN = "print what would change and change nothing"
 RECOVER = (

@@ -11,9 +11,10 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from ..core.errors import EXIT_FAILED
+from ..core.options import ENV_HELP
 from ..core.runner import procedure
 
-ENV = "environment name (default: $JHUB_ENV, else example)"
+ENV = ENV_HELP  # the shared --env help (core.options)
 DRY_RUN = "print what would be deleted and change nothing"
 
 
