@@ -21,9 +21,8 @@ from ..core.runner import procedure
 @procedure
 def init(c: Context, env: str = "", auth: str = "", domain: str = "", force: bool = False) -> None:
     """Create an environment from the example and generate its secrets (mode 0600)."""
-    from ..core import paths
+    from ..core import environment_files, paths
     from ..core.console import Console
-    from . import environment_files
 
     name = paths.resolve_env(env or None)
     config_path, secrets_path = environment_files.init(name, auth or None, domain or None, force)
@@ -50,8 +49,7 @@ def check(c: Context, env: str = "") -> None:
 @procedure
 def show(c: Context, env: str = "") -> None:
     """Print the effective configuration with secrets redacted."""
-    from ..core import placeholders, session
-    from . import environment_files
+    from ..core import environment_files, placeholders, session
 
     environment, ui = session.begin(env, require_secrets=False, offline=True)
     ui.print(environment_files.shown(environment))

@@ -17,9 +17,9 @@ from typing import Any
 
 import yaml
 
-from ..config.environment_files import save_secrets
 from ..core.changes import Changes
 from ..core.console import Console
+from ..core.environment_files import save_secrets
 from ..core.errors import BadInput, OperationFailed, Problem
 from ..core.loading import Environment
 from .hub_web import HubWeb

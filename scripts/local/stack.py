@@ -25,10 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..config.environment_files import generate_secrets, save_secrets
 from ..core import kube, loading, paths
 from ..core.changes import Changes
 from ..core.console import Console
+from ..core.environment_files import generate_secrets, save_secrets
 from ..core.errors import BadInput, OperationFailed, Problem, bad_option
 from ..core.loading import Environment
 from ..core.templates import placeholder_secrets

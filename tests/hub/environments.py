@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from scripts.config.environment_files import generate_secrets, save_secrets
+from scripts.core.environment_files import generate_secrets, save_secrets
 from scripts.core.settings import Settings
 from tests.conftest import ROOT
 

@@ -20,7 +20,7 @@ import yaml
 from invoke.collection import Collection
 from invoke.program import Program
 
-from scripts.config.environment_files import generate_secrets, save_secrets
+from scripts.core.environment_files import generate_secrets, save_secrets
 from scripts.core.settings import Secrets, Settings
 from scripts.core.templates import render
 from scripts.hub import health

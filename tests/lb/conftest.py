@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
-from scripts.config.environment_files import generate_secrets, save_secrets
 from scripts.core import loading
+from scripts.core.environment_files import generate_secrets, save_secrets
 from scripts.core.loading import Environment
 from tests.conftest import ROOT
 from tests.support.fake_helm import FakeHelm

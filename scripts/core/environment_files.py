@@ -8,12 +8,12 @@ from typing import Any
 
 import yaml
 
-from ..core import paths
-from ..core.console import REDACTED
-from ..core.errors import BadInput, Problem, bad_option
-from ..core.loading import Environment
-from ..core.private_files import write_private
-from ..core.settings import Secrets, hostname
+from . import paths
+from .console import REDACTED
+from .errors import BadInput, Problem, bad_option
+from .loading import Environment
+from .private_files import write_private
+from .settings import Secrets, hostname
 
 AUTH_CHOICES = ("oauth", "native", "dummy")
 
