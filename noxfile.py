@@ -15,10 +15,13 @@ PYTHON = "3.11"
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff: style and common bugs."""
+    """ruff: style and common bugs; the house rules a reading of the source can check."""
     session.install("ruff")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    # Import contracts, task shape, the one --env help (stdlib only, no install needed);
+    # tests/test_house_rules.py asserts the same in the suite.
+    session.run("python", "-m", "tests.support.house_rules")
 
 
 @nox.session(python=PYTHON)
