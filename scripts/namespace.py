@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from invoke.collection import Collection
 
+from . import cross_area_tasks
 from .cluster.tasks import ns as cluster
 from .config.tasks import ns as config
 from .core import options
@@ -18,6 +19,9 @@ from .lb.tasks import ns as lb
 from .local.tasks import ns as local
 from .monitoring.tasks import ns as monitoring
 from .top_tasks import TASKS
+
+# Tasks whose procedure crosses areas: glue in the orchestration layer, names in the area.
+lb.add_task(cross_area_tasks.lb_recreate)
 
 
 def build() -> Collection:

@@ -22,6 +22,7 @@ by hand. Here:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,10 @@ NEW_BALANCER_TIMEOUT = 15 * 60.0
 ATTACH_TIMEOUT = 5 * 60.0
 FINALIZER = "service.kubernetes.io/load-balancer-cleanup"
 
+# Step 4's second half, hub.deploy, is another area's procedure: the orchestration
+# layer (scripts/cross_area.py) passes it in, since areas do not import each other.
+Redeploy = Callable[[Environment, Console, "Clock | None"], None]
+
 
 @dataclass
 class Outcome:
@@ -60,18 +65,17 @@ def run(
     environment: Environment,
     ui: Console,
     *,
+    redeploy: Redeploy,
     yes: bool = False,
     dry_run: bool = False,
     ask: Ask | None = None,
-    conn: Any = None,
-    api: ApiClient | None = None,
     clock: Clock | None = None,
 ) -> Outcome:
     settings = environment.settings
     hub = settings.hub
     inventory.require_managed_cluster(settings, "lb.recreate")
-    conn = conn if conn is not None else cloud.connect(settings)
-    api = api if api is not None else kube.api_client(environment.kubeconfig)
+    conn = cloud.connect(settings)
+    api = kube.api_client(environment.kubeconfig)
     key = (hub.namespace, inventory.HUB_SERVICE)
     where = f"{hub.namespace}/{inventory.HUB_SERVICE}"
     name = inventory.balancer_name(settings.cluster.name, *key)
@@ -140,7 +144,8 @@ def run(
             removal.release_ip(conn, ip, changes, pinned=hub.floating_ip, clock=clock)
             outcome.released.append(ip.address)
 
-    _redeploy(environment, ui, changes, clock)
+    _reapply(environment, ui, changes)
+    redeploy(environment, ui, clock)
 
     with ui.step(f"new load balancer {name}") as step:
         new = _wait_for_new_balancer(
@@ -318,11 +323,7 @@ def _wait_until_gone(
             ) from None
 
 
-def _redeploy(environment: Environment, ui: Console, changes: Changes, clock: Clock | None) -> None:
-    # Cross-area orchestration, like the top-level deploy: lb.recreate ends with the
-    # hub's own deploy procedure, so the hub comes back exactly as hub.deploy makes it.
-    from ..hub import deploy as hub_deploy
-
+def _reapply(environment: Environment, ui: Console, changes: Changes) -> None:
     hub = environment.settings.hub
     client = helm.Helm(kubeconfig=environment.kubeconfig)
     with ui.step(f"re-apply release {hub.release} (re-creates the Service)") as step:
@@ -346,8 +347,6 @@ def _redeploy(environment: Environment, ui: Console, changes: Changes, clock: Cl
                     timeout_seconds=hub.upgrade_timeout_minutes * 60,
                 ),
             )
-    ui.heading("hub.deploy")
-    hub_deploy.run(environment, ui, hub_deploy.Options(dry_run=False, yes=True, clock=clock))
 
 
 def _wait_for_new_balancer(

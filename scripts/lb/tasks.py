@@ -51,18 +51,6 @@ def cleanup(c: Context, env: str = "", yes: bool = False, dry_run: bool = False)
     procedure_module.run(environment, ui, yes=yes, dry_run=dry_run)
 
 
-@task(help={"env": ENV, "yes": "recreate without asking", "dry-run": DRY_RUN})
-@procedure
-def recreate(c: Context, env: str = "", yes: bool = False, dry_run: bool = False) -> None:
-    """Replace the hub's load balancer: delete Service and LB, redeploy, re-attach the IP.
-
-    The seed's fix for proxy-public stuck <pending> behind a stale load balancer.
-    """
-    from ..core import session
-    from . import recreate as procedure_module
-
-    environment, ui = session.begin(env, require_secrets=True)
-    procedure_module.run(environment, ui, yes=yes, dry_run=dry_run)
-
-
-ns = Collection("lb", doctor, cleanup, recreate)
+# lb.recreate ends with hub.deploy, so its task lives in the orchestration layer
+# (scripts/cross_area_tasks.py); scripts/namespace.py adds it to this collection.
+ns = Collection("lb", doctor, cleanup)

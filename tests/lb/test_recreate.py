@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from scripts import cross_area
 from scripts.core import helm
 from scripts.core.console import Console
 from scripts.core.errors import OperationFailed
@@ -71,7 +72,7 @@ def recreate_with_controller(
     scene: Scene, fake_helm: FakeHelm
 ) -> tuple[recreate.Outcome, CloudController]:
     controller = CloudController(scene, fake_helm)
-    outcome = recreate.run(
+    outcome = cross_area.recreate_lb(
         scene.environment(secrets=True),
         Console(),
         yes=True,
@@ -236,7 +237,7 @@ def test_a_service_held_by_its_finalizer_times_out_with_the_reason(
     controller.finalize = False  # the cloud controller is down
 
     with pytest.raises(OperationFailed) as failure:
-        recreate.run(
+        cross_area.recreate_lb(
             scene.environment(secrets=True), Console(), yes=True, clock=ControllerClock(controller)
         )
 
