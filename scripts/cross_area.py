@@ -11,6 +11,8 @@ from .core.loading import Environment
 from .core.waiting import Clock
 from .hub import deploy as hub_deploy
 from .lb import recreate
+from .local import stack
+from .monitoring import deploy as monitoring_deploy
 
 
 def redeploy_hub(environment: Environment, ui: Console, clock: Clock | None) -> None:
@@ -31,3 +33,21 @@ def recreate_lb(
     return recreate.run(
         environment, ui, redeploy=redeploy_hub, yes=yes, dry_run=dry_run, clock=clock
     )
+
+
+def local_up(environment: Environment, ui: Console, options: stack.UpOptions) -> stack.UpResult:
+    """local.up: a kind cluster (local area), then the hub and monitoring on it (theirs)."""
+    result = stack.prepare(environment, ui, options)
+    if not result.ready:
+        return result
+    deployed = result.environment
+    ui.heading("JupyterHub")
+    hub = hub_deploy.run(
+        deployed, ui, hub_deploy.Options(dry_run=options.dry_run, yes=True, clock=options.clock)
+    )
+    result.address = hub.address
+    if result.monitoring:
+        ui.heading("Monitoring")
+        monitoring_deploy.run(deployed, ui, dry_run=options.dry_run)
+    stack.finish(environment, ui, result, options)
+    return result

@@ -22,6 +22,7 @@ from .top_tasks import TASKS
 
 # Tasks whose procedure crosses areas: glue in the orchestration layer, names in the area.
 lb.add_task(cross_area_tasks.lb_recreate)
+local.add_task(cross_area_tasks.local_up)
 
 
 def build() -> Collection:

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..core import kube, loading, paths
+from ..core import known_objects, kube, loading, paths
 from ..core.changes import Changes
 from ..core.console import Console
 from ..core.environment_files import generate_secrets, save_secrets
@@ -33,9 +33,6 @@ from ..core.errors import BadInput, OperationFailed, Problem, bad_option
 from ..core.loading import Environment
 from ..core.templates import placeholder_secrets
 from ..core.waiting import Clock
-from ..hub import deploy as hub_deploy
-from ..hub.floating_ip import PROXY_SERVICE
-from ..monitoring import deploy as monitoring_deploy
 from . import cloud_provider_kind, kind
 
 if TYPE_CHECKING:
@@ -64,16 +61,22 @@ class UpOptions:
 @dataclass
 class UpResult:
     cluster: str
+    # What the hub and monitoring deploy to: the configured environment, with its
+    # secrets and monitoring.enabled as chosen.
     environment: Environment
     created: bool = False
-    hub: hub_deploy.Outcome | None = None
+    # The cluster is ready for the releases (False: a dry run without a cluster).
+    ready: bool = False
+    monitoring: bool = False
+    # The hub's load-balancer address, as hub.deploy reported it.
+    address: str | None = None
     lines: list[str] = field(default_factory=list)
 
 
 def port_forward_command(environment: Environment, local_port: int = LOCAL_PORT) -> str:
     return (
         f"kubectl --kubeconfig {environment.kubeconfig} -n {environment.settings.hub.namespace} "
-        f"port-forward svc/{PROXY_SERVICE} {local_port}:80"
+        f"port-forward svc/{known_objects.Z2JH_PROXY_PUBLIC} {local_port}:80"
     )
 
 
@@ -101,7 +104,12 @@ def require_local(environment: Environment) -> None:
         )
 
 
-def up(environment: Environment, ui: Console, options: UpOptions) -> UpResult:
+def prepare(environment: Environment, ui: Console, options: UpOptions) -> UpResult:
+    """local.up up to the releases: secrets, kind cluster, load balancers, storage class.
+
+    The hub and monitoring releases are their areas' procedures; scripts/cross_area.py
+    runs them between this and `finish`.
+    """
     require_local(environment)
     name = kind.checked_name(options.name or environment.settings.cluster.name)
     kind.require_tools("local.up")
@@ -142,24 +150,25 @@ def up(environment: Environment, ui: Console, options: UpOptions) -> UpResult:
     else:
         # Only in a dry run: the file would have been written by now.
         environment = dataclasses.replace(environment, secrets=placeholder_secrets())
-    deployed = with_monitoring(environment, monitoring)
-    result.environment = deployed
-    ui.heading("JupyterHub")
-    result.hub = hub_deploy.run(
-        deployed, ui, hub_deploy.Options(dry_run=options.dry_run, yes=True, clock=options.clock)
-    )
-    if monitoring:
-        ui.heading("Monitoring")
-        monitoring_deploy.run(deployed, ui, dry_run=options.dry_run)
-        if not options.dry_run:
-            _wait_for_monitoring(api, deployed, ui, options.clock)
+    result.environment = with_monitoring(environment, monitoring)
+    result.monitoring = monitoring
+    result.ready = True
+    return result
 
-    result.lines = _next_steps(deployed, environment, result)
+
+def finish(configured: Environment, ui: Console, result: UpResult, options: UpOptions) -> None:
+    """After the releases: wait for monitoring's pods, then say how to reach the hub."""
+    deployed = result.environment
+    name = result.cluster
+    if result.monitoring and not options.dry_run:
+        api = kube.api_client(deployed.kubeconfig)
+        _wait_for_monitoring(api, deployed, ui, options.clock)
+
+    result.lines = _next_steps(deployed, configured, result)
     # hub.deploy has printed the summary of the steps; these are what to do next.
     ui.heading(f"The hub on kind cluster {name}")
     for line in result.lines:
         ui.print(f"  {line}")
-    return result
 
 
 def _ensure_secrets(environment: Environment, ui: Console, changes: Changes) -> None:
@@ -288,7 +297,7 @@ def _next_steps(deployed: Environment, configured: Environment, result: UpResult
         f"check it: `invoke hub.health --env {deployed.name} "
         f"--url http://127.0.0.1:{LOCAL_PORT}/` while the port-forward runs",
     ]
-    address = result.hub.address if result.hub else None
+    address = result.address
     if address:
         lines.append(f"load balancer address {address} (reachable from this machine on Linux)")
     if deployed.settings.monitoring.enabled and not configured.settings.monitoring.enabled:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from scripts import cross_area
 from scripts.core import loading
 from scripts.core.console import Console
 from scripts.core.errors import BadInput, OperationFailed
@@ -312,7 +313,7 @@ def test_a_cluster_whose_node_is_stopped_gets_the_kind_remedy(
     clock = FakeClock()
 
     with pytest.raises(OperationFailed) as failed:
-        stack.up(environment, Console(), stack.UpOptions(clock=clock))
+        cross_area.local_up(environment, Console(), stack.UpOptions(clock=clock))
 
     assert failed.value.cause.startswith("Kubernetes API: list nodes failed")
     assert f"docker start {CLUSTER}-control-plane" in failed.value.remedy
