@@ -208,8 +208,8 @@ def task_shape_breaches(root: Path = ROOT) -> list[str]:
             for call in _calls(function):
                 if _call_name(call) in _SELF_LOADING:
                     found.append(
-                        f"{where}: loads the environment or builds a Console itself "
-                        "(rule: session.begin does both)"
+                        f"{where}: calls {_call_name(call)}(), loading the environment or "
+                        "building a Console itself (rule: session.begin does both)"
                     )
             body = list(function.body)
             if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
