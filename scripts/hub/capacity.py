@@ -1,6 +1,6 @@
 """hub.capacity: how many users fit on a node, and what that means for the node groups.
 
-Pure arithmetic on numbers read elsewhere (capacity_tasks.py reads flavors or
+Pure arithmetic on numbers read elsewhere (capacity_run.py reads flavors or
 nodes), in integers — millicores and bytes — so every result can be checked by
 hand:
 

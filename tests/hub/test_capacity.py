@@ -18,7 +18,7 @@ import yaml
 
 from scripts.core.console import Console
 from scripts.core.loading import load
-from scripts.hub import capacity, capacity_tasks
+from scripts.hub import capacity, capacity_run
 from scripts.hub.capacity import NodeShape, ProfileNeeds, Resources
 from tests.conftest import ROOT, TaskRun
 from tests.support.fakecloud import FakeCloud
@@ -68,7 +68,7 @@ def test_users_per_node_placeholders_and_nodes_for_sixty_users(
 ) -> None:
     write(config_dir, on_fake_flavors())
 
-    plan = capacity_tasks.run(load(ENV, require_secrets=False), Console(), users=60, ready_per=10)
+    plan = capacity_run.run(load(ENV, require_secrets=False), Console(), users=60, ready_per=10)
 
     # Placeholders: ⌈60 / 10⌉ = 6.
     assert plan.placeholders == 6
@@ -97,7 +97,7 @@ def test_bounds_too_small_for_the_target_and_limits_above_the_room_are_warned(
 ) -> None:
     write(config_dir, on_fake_flavors())
 
-    plan = capacity_tasks.run(load(ENV, require_secrets=False), Console(), users=60, ready_per=10)
+    plan = capacity_run.run(load(ENV, require_secrets=False), Console(), users=60, ready_per=10)
 
     # Example bounds: max_workers 8, highmem max_nodes 2, gpu max_nodes 2.
     assert (
@@ -134,7 +134,7 @@ def test_a_profile_that_fits_no_node_is_warned_as_never_starting(
     config["hub"]["profiles"] = [p for p in config["hub"]["profiles"] if p["name"] == "default"]
     write(config_dir, config)
 
-    plan = capacity_tasks.run(load(ENV, require_secrets=False), Console(), users=10)
+    plan = capacity_run.run(load(ENV, require_secrets=False), Console(), users=10)
 
     assert fits(plan) == {("default", "default-worker"): (0, "memory", None)}
     assert (
@@ -151,7 +151,7 @@ def test_a_gpu_flavor_without_gpu_extra_specs_is_counted_as_one_and_said_so(
     config["cluster"]["gpu"]["flavor"] = "m1.xlarge"
     write(config_dir, config)
 
-    plan = capacity_tasks.run(load(ENV, require_secrets=False), Console())
+    plan = capacity_run.run(load(ENV, require_secrets=False), Console())
 
     assert plan.warnings[0].startswith("flavor m1.xlarge (cluster.gpu.flavor) names no GPU")
     # gpu on m1.xlarge: room 7500m, 16,106,127,360 B; CPU 150, memory // 3e9 = 5, GPUs 1 → 1.
@@ -258,7 +258,7 @@ def test_an_existing_cluster_is_sized_from_its_nodes_allocatable(
         )
     )
 
-    plan = capacity_tasks.run(load(ENV, require_secrets=False), Console(), users=20, ready_per=5)
+    plan = capacity_run.run(load(ENV, require_secrets=False), Console(), users=20, ready_per=5)
 
     # Placeholders: ⌈20 / 5⌉ = 4.
     assert plan.placeholders == 4
@@ -323,7 +323,7 @@ def test_profile_placeholders_are_counted_and_their_nodes_shown(
     gpu["placeholders"] = 3
     write(config_dir, config)
 
-    plan = capacity_tasks.run(load(ENV, require_secrets=False), Console(), users=60, ready_per=10)
+    plan = capacity_run.run(load(ENV, require_secrets=False), Console(), users=60, ready_per=10)
 
     # gpu fits 1 per gpu-worker node (by GPU): 60 users + its 3 placeholders → ⌈63 / 1⌉ = 63.
     assert fits(plan)[("gpu", "gpu-worker")] == (1, "gpu", 63)
@@ -357,7 +357,7 @@ def test_binary_quantities_count_in_exact_bytes(config_dir: Path, cloud: FakeClo
     config["hub"]["profiles"][0]["cpu"] = {"guarantee": "250m", "limit": "1"}
     write(config_dir, config)
 
-    plan = capacity_tasks.run(load(ENV, require_secrets=False), Console())
+    plan = capacity_run.run(load(ENV, require_secrets=False), Console())
 
     # 2.3Gi = 2.3 × 1,073,741,824 = 2,469,606,195.2 B → 2,469,606,196 (rounded up, as
     # Kubernetes does). default-worker room 7,516,192,768 B // 2,469,606,196 = 3;
@@ -388,7 +388,7 @@ def test_an_untainted_node_the_gpu_operator_labels_takes_gpu_profiles_only(
         )
     )
 
-    plan = capacity_tasks.run(load(ENV, require_secrets=False), Console())
+    plan = capacity_run.run(load(ENV, require_secrets=False), Console())
 
     places = {(fit.profile, fit.group) for fit in plan.fits}
     assert ("default", "gpu-worker") not in places
