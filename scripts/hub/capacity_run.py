@@ -28,8 +28,6 @@ def run(
     *,
     users: int = 0,
     ready_per: int = 10,
-    conn: Any = None,
-    api: ApiClient | None = None,
 ) -> Plan:
     from ..core import cloud, kube
     from ..core.user_pods import shapes
@@ -38,11 +36,9 @@ def run(
     settings = environment.settings
     warnings: list[str] = []
     if settings.cluster.driver == "existing":
-        nodes = node_shapes(api if api is not None else kube.api_client(environment.kubeconfig))
+        nodes = node_shapes(kube.api_client(environment.kubeconfig))
     else:
-        nodes = flavor_shapes(
-            settings, conn if conn is not None else cloud.connect(settings), warnings
-        )
+        nodes = flavor_shapes(settings, cloud.connect(settings), warnings)
     placeholders = settings.hub.placeholders
     chart_placeholders = placeholders.replicas if placeholders.enabled else 0
     needs = [

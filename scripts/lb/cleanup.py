@@ -18,7 +18,7 @@ them anyway); a re-run picks them up. A second run finds nothing to do.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..core import cloud, kube
 from ..core.changes import Changes
@@ -30,7 +30,7 @@ from . import inventory, removal
 from .inventory import Balancer, FloatingIp, Inventory
 
 if TYPE_CHECKING:
-    from kubernetes.client import ApiClient
+    pass
 
 
 @dataclass(frozen=True)
@@ -61,14 +61,12 @@ def run(
     yes: bool = False,
     dry_run: bool = False,
     ask: Ask | None = None,
-    conn: Any = None,
-    api: ApiClient | None = None,
     clock: Clock | None = None,
 ) -> Outcome:
     settings = environment.settings
     inventory.require_managed_cluster(settings, "lb.cleanup")
-    conn = conn if conn is not None else cloud.connect(settings)
-    api = api if api is not None else kube.api_client(environment.kubeconfig)
+    conn = cloud.connect(settings)
+    api = kube.api_client(environment.kubeconfig)
     found = inventory.read(conn, api, settings, clock=clock)
     pinned = settings.hub.floating_ip
     outcome = Outcome()

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..core import cloud, kube
 from ..core.console import Console
@@ -32,7 +32,7 @@ from . import inventory
 from .inventory import Balancer, Inventory
 
 if TYPE_CHECKING:
-    from kubernetes.client import ApiClient
+    pass
 
 
 @dataclass(frozen=True)
@@ -71,14 +71,12 @@ def run(
     environment: Environment,
     ui: Console,
     *,
-    conn: Any = None,
-    api: ApiClient | None = None,
     clock: Clock | None = None,
 ) -> Report:
     settings = environment.settings
     inventory.require_managed_cluster(settings, "lb.doctor")
-    conn = conn if conn is not None else cloud.connect(settings)
-    api = api if api is not None else kube.api_client(environment.kubeconfig)
+    conn = cloud.connect(settings)
+    api = kube.api_client(environment.kubeconfig)
     found = inventory.read(conn, api, settings, clock=clock)
     context = Context(environment.name, environment.kubeconfig, settings)
     report = diagnose(found, context)
