@@ -14,7 +14,8 @@ from scripts.core.console import Console
 from scripts.core.loading import Environment
 from scripts.core.runner import procedure
 from tests.cluster.conftest import ENV, EnvFactory
-from tests.support.fakecloud import FakeClock, FakeCloud
+from tests.support.clock import FakeClock
+from tests.support.fakecloud import FakeCloud
 
 NODEGROUP_POSTS = r"/v1/clusters/[^/]+/nodegroups/?$"
 
@@ -324,11 +325,13 @@ def test_unknown_cloud_entry_is_bad_input_without_requests(
 # ------------------------------------------------------------------ resuming
 
 
-class InterruptingClock(FakeClock):
-    """Ctrl-C during the first wait, as an operator would after the create call."""
+def _ctrl_c(_: float) -> None:
+    raise KeyboardInterrupt
 
-    def sleep(self, seconds: float) -> None:
-        raise KeyboardInterrupt
+
+def InterruptingClock() -> FakeClock:
+    """Ctrl-C during the first wait, as an operator would after the create call."""
+    return FakeClock(on_sleep=_ctrl_c)
 
 
 def test_run_interrupted_after_create_resumes_without_duplicate(

@@ -14,22 +14,8 @@ from scripts.core.changes import Changes
 from scripts.core.console import Console
 from scripts.core.errors import OperationFailed
 from scripts.core.settings import Storage
+from tests.support.clock import FakeClock
 from tests.support.fakekube import FakeKube
-
-
-class FakeClock:
-    """Time that passes only when the code under test sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def changes(dry_run: bool = False) -> Changes:
@@ -281,13 +267,11 @@ def pod(name: str, ready: bool, waiting: str | None = None) -> dict[str, Any]:
 def test_wait_for_pods_returns_when_all_are_ready(kube: FakeKube) -> None:
     kube.create(pod("hub-1", ready=False))
 
-    class ReadyAfterTwoPolls(FakeClock):
-        def sleep(self, seconds: float) -> None:
-            super().sleep(seconds)
-            if len(self.sleeps) == 2:
-                kube.patch("pods", "hub-1", {"status": pod("hub-1", True)["status"]}, "jhub")
+    def ready_after_two_polls(_: float) -> None:
+        if len(clock.sleeps) == 2:
+            kube.patch("pods", "hub-1", {"status": pod("hub-1", True)["status"]}, "jhub")
 
-    clock = ReadyAfterTwoPolls()
+    clock = FakeClock(on_sleep=ready_after_two_polls)
     found = corekube.wait_for_pods(
         kube.api_client, "jhub", "component=hub", what="the hub", timeout=300, clock=clock
     )
@@ -388,12 +372,7 @@ def test_a_terminating_namespace_is_waited_for_then_created(kube: FakeKube) -> N
     kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "jhub"}})
     client.CoreV1Api(kube.api_client).delete_namespace("jhub")
 
-    class FinishesOnSleep(FakeClock):
-        def sleep(self, seconds: float) -> None:
-            super().sleep(seconds)
-            kube.finish_namespace("jhub")
-
-    clock = FinishesOnSleep()
+    clock = FakeClock(on_sleep=lambda _: kube.finish_namespace("jhub"))
     outcome = corekube.ensure(kube.api_client, manifests.namespace("jhub"), changes(), clock=clock)
     assert outcome == "created"
     assert clock.sleeps  # it waited

@@ -24,8 +24,9 @@ from scripts.core import loading
 from scripts.core.environment_files import generate_secrets, save_secrets
 from scripts.core.loading import Environment
 from tests.conftest import ROOT
+from tests.support.clock import FakeClock
 from tests.support.fake_helm import FakeHelm
-from tests.support.fakecloud import FakeClock, FakeCloud
+from tests.support.fakecloud import FakeCloud
 from tests.support.fakekube import FakeKube
 
 ENV = "dev"
@@ -330,16 +331,9 @@ class CloudController:
         ]
 
 
-class ControllerClock(FakeClock):
+def ControllerClock(controller: CloudController) -> FakeClock:
     """Simulated time; while the code under test sleeps, the cluster's controllers act."""
-
-    def __init__(self, controller: CloudController) -> None:
-        super().__init__()
-        self.controller = controller
-
-    def sleep(self, seconds: float) -> None:
-        super().sleep(seconds)
-        self.controller.step()
+    return FakeClock(on_sleep=lambda _: controller.step())
 
 
 @pytest.fixture(autouse=True)

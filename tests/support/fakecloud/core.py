@@ -27,6 +27,9 @@ import requests_mock
 import urllib3
 import yaml
 
+# The one fake clock of the tests and its epoch; `tests.support.fakecloud.FakeClock` is it.
+from ..clock import EPOCH, FakeClock
+
 KEYSTONE = "https://keystone.fake.test"
 AUTH_URL = f"{KEYSTONE}/v3"
 REGION = "RegionOne"
@@ -36,31 +39,6 @@ USER_ID = "1a2b3c4d5e6f47a8b9c0d1e2f3a4b5c6"
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
-
-
-# --------------------------------------------------------------------------------------------
-# Clock
-# --------------------------------------------------------------------------------------------
-class FakeClock:
-    """Injectable time: ``sleep`` only advances it. ``sleeps`` records every requested sleep."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def time(self) -> float:
-        return EPOCH.timestamp() + self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += max(0.0, seconds)
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 # --------------------------------------------------------------------------------------------
@@ -243,7 +221,8 @@ class CloudCore:
     FAILURE_KINDS: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, clock: FakeClock | None = None) -> None:
-        self.clock = clock or FakeClock()
+        # The fake cloud's own clock used to start at 1000 s; kept, so no timestamp moves.
+        self.clock = clock or FakeClock(1000.0)
         self.log = RequestLog()
         self.settle_polls: int | None = 2
         self.settle_seconds: float | None = None
