@@ -56,6 +56,16 @@ def test_secrets_are_registered_only_in_core() -> None:
     assert not breaches, "\n".join(breaches)
 
 
+def test_one_fake_clock() -> None:
+    breaches = house_rules.private_clocks()
+    assert not breaches, "\n".join(breaches)
+
+
+def test_tests_do_not_import_test_modules() -> None:
+    breaches = house_rules.imports_of_test_modules()
+    assert not breaches, "\n".join(breaches)
+
+
 def _readme_rows() -> dict[str, str]:
     """Task name -> the guide its README row links to."""
     rows: dict[str, str] = {}

@@ -205,3 +205,12 @@ def exporter_of(metric: str, among: tuple[Exporter, ...] = EXPORTERS) -> Exporte
         if metric in exporter.metrics:
             return exporter
     return None
+
+
+# The jupyterhub_* metrics the alert rules read (test_alert_metrics derives them from the
+# rules; test_against_prometheus checks them against a live hub's exposition).
+JUPYTERHUB_RULE_METRICS = {
+    "jupyterhub_request_duration_seconds_count",
+    "jupyterhub_server_spawn_duration_seconds_count",
+    "jupyterhub_server_spawn_duration_seconds_bucket",
+}

@@ -278,7 +278,7 @@ def test_cluster_requests_against_allocatable(stack: Stack) -> None:
 
 
 def test_the_alert_rules_read_metrics_the_live_hub_emits(stack: Stack) -> None:
-    from tests.monitoring.test_alert_metrics import JUPYTERHUB_RULE_METRICS
+    from tests.monitoring.metric_catalogue import JUPYTERHUB_RULE_METRICS
 
     exposition = stack.hub.metrics(token=stack.token).text
     names = q.exposed_names(exposition)

@@ -16,8 +16,13 @@ import pytest
 from scripts.core.paths import ROOT
 from scripts.monitoring import alerts
 from tests.monitoring import dashboard_queries as q
-from tests.monitoring.metric_catalogue import DCGM_LABELS, RULE_EXPORTERS, exporter_of
-from tests.monitoring.test_alert_rules import ENV, settings
+from tests.monitoring.metric_catalogue import (
+    DCGM_LABELS,
+    JUPYTERHUB_RULE_METRICS,
+    RULE_EXPORTERS,
+    exporter_of,
+)
+from tests.monitoring.rule_settings import ENV, settings
 
 RULES = alerts.catalogue(settings(), ENV)
 OUR_DCGM_LIST = ROOT / "helm_values" / "dcgm-metrics.csv"
@@ -79,11 +84,3 @@ def test_jupyterhub_metrics_the_rules_read() -> None:
         if s.metric.startswith("jupyterhub_")
     }
     assert used == JUPYTERHUB_RULE_METRICS
-
-
-# Checked against the live hub's exposition in test_against_prometheus.py.
-JUPYTERHUB_RULE_METRICS = {
-    "jupyterhub_request_duration_seconds_count",
-    "jupyterhub_server_spawn_duration_seconds_count",
-    "jupyterhub_server_spawn_duration_seconds_bucket",
-}

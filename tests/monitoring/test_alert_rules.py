@@ -23,9 +23,8 @@ import yaml
 
 from scripts.core.settings import Settings
 from scripts.monitoring import alerts
-from tests.monitoring.conftest import EXAMPLE, set_path
+from tests.monitoring.rule_settings import ENV, settings
 
-ENV = "lab"
 ORIGIN = {"origin": "jhub-openstack"}
 # One health-check URL the probe would report as `instance` (probe.py, chart relabelling).
 PROBE = {
@@ -40,13 +39,6 @@ GPU = {
     "job": "nvidia-dcgm-exporter",
     "namespace": "gpu-operator",
 }
-
-
-def settings(**changes: Any) -> Settings:
-    config = copy.deepcopy(EXAMPLE)
-    for dotted, value in changes.items():
-        set_path(config, dotted, value)
-    return Settings.model_validate(config)
 
 
 def series(name: str, labels: dict[str, str], values: str) -> dict[str, str]:

@@ -303,6 +303,41 @@ def redaction_breaches(root: Path = ROOT) -> list[str]:
     return found
 
 
+def _test_files(root: Path) -> Iterator[tuple[Path, ast.Module]]:
+    for path in sorted((root / "tests").rglob("*.py")):
+        yield path, ast.parse(path.read_text(), str(path))
+
+
+def private_clocks(root: Path = ROOT) -> list[str]:
+    """A fake clock class anywhere but tests/support/clock.py."""
+    found: list[str] = []
+    for path, tree in _test_files(root):
+        if path == root / "tests" / "support" / "clock.py":
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef) and node.name.endswith("Clock"):
+                found.append(
+                    f"{path.relative_to(root)}:{node.lineno}: class {node.name} (rule: one fake "
+                    "clock, tests/support/clock.FakeClock; on_sleep for the meanwhile)"
+                )
+    return found
+
+
+def imports_of_test_modules(root: Path = ROOT) -> list[str]:
+    """A test importing another test module (shared helpers belong in a helpers module)."""
+    found: list[str] = []
+    for path, tree in _test_files(root):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                last = node.module.rsplit(".", 1)[-1]
+                if node.module.startswith("tests") and last.startswith("test_"):
+                    found.append(
+                        f"{path.relative_to(root)}:{node.lineno}: imports {node.module} (rule: "
+                        "tests do not import other test modules; move the helper out)"
+                    )
+    return found
+
+
 def main() -> int:
     unknown = [b for b in import_breaches() if b not in KNOWN_IMPORT_BREACHES]
     problems = (
@@ -310,6 +345,8 @@ def main() -> int:
         + task_shape_breaches()
         + literal_env_help()
         + redaction_breaches()
+        + private_clocks()
+        + imports_of_test_modules()
     )
     for problem in problems:
         print(problem)
