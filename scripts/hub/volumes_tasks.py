@@ -6,9 +6,10 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
+from ..core.options import ENV_HELP
 from ..core.runner import procedure
 
-ENV = "environment name (default: $JHUB_ENV, else example)"
+ENV = ENV_HELP  # the shared --env help (core.options)
 
 
 @task(help={"env": ENV})
