@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.conftest import TaskRun
-from tests.hub.test_volumes_adopt import (
+from tests.hub.volume_helpers import (
     ENV,
     cinder_writes,
     old_volume,

@@ -30,9 +30,9 @@ from scripts.core.console import Console
 from scripts.core.errors import BadInput, OperationFailed
 from tests.cluster.conftest import CLUSTER, HEAT_IMAGE, merge
 from tests.support import fake_helm
+from tests.support.driver_clusters import seed as seed_heat_cluster
 from tests.support.fakecloud import WIRE_FAULTS, FakeCloud
 from tests.support.fakekube import KUBE_FAULTS, FakeKube
-from tests.whole.test_deploy_drivers import seed as seed_heat_cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = "faults"
