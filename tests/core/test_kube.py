@@ -372,7 +372,10 @@ def test_a_terminating_namespace_is_waited_for_then_created(kube: FakeKube) -> N
     kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "jhub"}})
     client.CoreV1Api(kube.api_client).delete_namespace("jhub")
 
-    clock = FakeClock(on_sleep=lambda _: kube.finish_namespace("jhub"))
+    def finish(_: float) -> None:
+        kube.finish_namespace("jhub")
+
+    clock = FakeClock(on_sleep=finish)
     outcome = corekube.ensure(kube.api_client, manifests.namespace("jhub"), changes(), clock=clock)
     assert outcome == "created"
     assert clock.sleeps  # it waited

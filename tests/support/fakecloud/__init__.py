@@ -66,6 +66,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.clock import FakeClock
 from tests.support.fakecloud.blockstorage import CINDER, BlockStorage
 from tests.support.fakecloud.core import (
     ALL_FAULT_KINDS,
@@ -83,7 +84,6 @@ from tests.support.fakecloud.core import (
     ApiError,
     CloudCore,
     Endpoint,
-    FakeClock,
     FaultRule,
     LoggedRequest,
     Reply,
