@@ -23,7 +23,7 @@ from tests.hub.conftest import use_kubeconfig
 from tests.support.fake_helm import FakeHelm
 from tests.support.fakecloud import FakeCloud
 from tests.support.fakekube import FakeKube
-from tests.whole.test_deploy_drivers import (
+from tests.whole.driver_environments import (
     ENV,
     environment_for,  # noqa: F401 - a fixture
 )

@@ -22,10 +22,10 @@ from scripts import smoke
 from tests.cluster.conftest import CLUSTER, merge
 from tests.conftest import TaskRun
 from tests.support.clock import FakeClock
+from tests.support.driver_clusters import seed
 from tests.support.fake_helm import FakeHelm
 from tests.support.fakecloud import FakeCloud
 from tests.support.fakekube import FakeKube
-from tests.whole.test_deploy_drivers import seed
 
 ENV = "smoke-ci"
 SMALLEST = {"min_workers": 1, "max_workers": 1, "node_groups": [], "gpu": {"enabled": False}}
