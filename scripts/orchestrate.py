@@ -219,15 +219,19 @@ def destroy(
     dry_run: bool = False,
     clock: Clock | None = None,
     connection: Connection | None = None,
+    backup: bool = True,
 ) -> None:
-    """Hub (certificate backed up first), monitoring, GPU operator, load balancers, cluster."""
+    """Hub (hub.backup and certificate first), monitoring, GPU operator, load balancers, cluster."""
     from .cluster import delete as cluster_delete
     from .hub import uninstall as hub_uninstall
 
     settings = environment.settings
     keeps_cluster = settings.cluster.driver == "existing"
     ui.heading(f"destroy --env {environment.name} removes:")
-    ui.print(f"  the hub release {settings.hub.release} (its certificate is backed up first)")
+    ui.print(
+        f"  the hub release {settings.hub.release} (its certificate is backed up first"
+        + (", and a hub.backup of its database and session secrets)" if backup else ")")
+    )
     others = _optional_releases(environment)
     for name, namespace in others:
         ui.print(f"  the release {name} in namespace {namespace}")
@@ -246,7 +250,7 @@ def destroy(
         raise bad_option("--yes", "required to destroy the above (or --dry-run to list it)")
 
     if environment.kubeconfig.exists():
-        hub_uninstall.run(environment, ui, dry_run=dry_run, yes=True)
+        hub_uninstall.run(environment, ui, dry_run=dry_run, yes=True, backup=backup)
         uninstall_releases(environment, ui, others, dry_run=dry_run)
     else:
         ui.print(f"  no kubeconfig at {environment.kubeconfig}: the releases go with the cluster")

@@ -98,16 +98,19 @@ def status(c: Context, env: str = "") -> None:
         **ENV_HELP,
         "yes": "really delete (without it, only the list of what would go)",
         "dry_run": "list what would be deleted; delete nothing",
+        "no_backup": "skip the hub.backup taken before the hub goes (its database is then lost)",
     }
 )
 @procedure
-def destroy(c: Context, env: str = "", yes: bool = False, dry_run: bool = False) -> None:
-    """Remove hub (certificate backed up), monitoring, GPU operator, load balancers, cluster."""
+def destroy(
+    c: Context, env: str = "", yes: bool = False, dry_run: bool = False, no_backup: bool = False
+) -> None:
+    """Remove hub (backed up first), monitoring, GPU operator, load balancers, cluster."""
     from . import orchestrate
     from .core import session
 
     environment, ui = session.begin(env, require_secrets=False)
-    orchestrate.destroy(environment, ui, yes=yes, dry_run=dry_run)
+    orchestrate.destroy(environment, ui, yes=yes, dry_run=dry_run, backup=not no_backup)
 
 
 TASKS = [plan, doctor, deploy, status, destroy]

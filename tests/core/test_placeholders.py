@@ -37,6 +37,7 @@ NEEDS = {
     "cluster.autoscaler": ["--nodegroup", "gpu-worker", "--min", "0", "--max", "2"],
     "hub.approve": ["--names", "alice"],
     "hub.reject": ["--names", "alice"],
+    "hub.restore": ["--from", "hub-backup.json"],
     "hub.tls-secret": ["--cert", "cert.pem", "--key", "key.pem"],
     "monitoring.dashboards": ["--apply"],
 }
