@@ -296,6 +296,8 @@ def restore(
 ) -> bool:
     """Put a backup's state into the deployed hub; True when something was (or would be) written."""
     document = read_file(source)
+    saved: dict[str, str] = dict(document.get("secrets") or {})
+    ui.add_secrets([base64.b64decode(v).decode("utf-8", "replace") for v in saved.values()])
     hub = environment.settings.hub
     api = kube.api_client(environment.kubeconfig)
     changes = Changes(ui, dry_run=dry_run)
@@ -346,7 +348,6 @@ def restore(
         ui.warn(str(database.get("note") or "the backup has no database"))
 
     with ui.step(f"session secrets (Secret {hub.namespace}/{HUB_SECRET})") as step:
-        saved: dict[str, str] = dict(document.get("secrets") or {})
         live = (kube.read_secret_manifest(api, hub.namespace, HUB_SECRET) or {}).get("data") or {}
         differing = {k: v for k, v in saved.items() if live.get(k) != v}
         if not saved:

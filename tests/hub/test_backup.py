@@ -347,3 +347,16 @@ def test_an_external_database_is_noted_not_copied(
     assert document["database"]["type"] == "postgres"
     assert "sqlite_base64" not in document["database"]
     assert "back it up with its own tools" in document["database"]["note"]
+
+
+def test_without_a_running_hub_nothing_is_written(
+    run_task: Run, clusters: tuple[Cluster, Cluster], tmp_path: Path
+) -> None:
+    old, _ = clusters
+    old.kube.delete("pods", old.pod, "jhub")
+    target = tmp_path / "hub.json"
+    result = run_task("hub.backup", "--env", old.env, "--to", str(target))
+    assert result.code == 1
+    assert "no running hub pod (component=hub,release=jhub) in namespace jhub" in result.err
+    assert "Traceback" not in result.err
+    assert not target.exists()
