@@ -360,3 +360,23 @@ def test_without_a_running_hub_nothing_is_written(
     assert "no running hub pod (component=hub,release=jhub) in namespace jhub" in result.err
     assert "Traceback" not in result.err
     assert not target.exists()
+
+
+# ------------------------------------------------------------------ bad input
+
+
+def test_a_missing_or_foreign_file_is_one_line_naming_from(
+    run_task: Run, config_dir: Path, tmp_path: Path
+) -> None:
+    environments.write(config_dir, "dev", environments.example())
+    missing = run_task("hub.restore", "--env", "dev", "--from", str(tmp_path / "none.json"))
+    assert missing.code == 2
+    assert "--from" in missing.err and "none.json" in missing.err
+    foreign = tmp_path / "other.json"
+    foreign.write_text(json.dumps({"kind": "Secret"}))
+    refused = run_task("hub.restore", "--env", "dev", "--from", str(foreign))
+    assert refused.code == 2
+    assert "is not a backup written by hub.backup" in refused.err
+    to_dir = run_task("hub.backup", "--env", "dev", "--to", str(tmp_path))
+    assert to_dir.code == 2
+    assert "option --to" in to_dir.err and "is a directory" in to_dir.err
