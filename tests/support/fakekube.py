@@ -47,6 +47,11 @@ What it does like a real API server (the rules, with the upstream file each foll
   ``/api/v1/namespaces[/{name}]`` as a namespace prefix — patched below); pod logs
   (``/api/v1/namespaces/{ns}/pods/{name}/log``) served from :meth:`FakeKube.set_pod_log`
   as ``text/plain`` (kmock would answer the pod's JSON).
+* **exec** (``pods/{name}/exec`` over a websocket, subprotocol ``v4.channel.k8s.io``): the API
+  server's refusals (missing pod, container not named or not in the pod, no node), then the
+  command runs as a local process chosen by :meth:`FakeKube.on_exec` (the test plays the
+  container runtime), its output and exit code on the channels; :attr:`FakeKube.execs` lists
+  them (``Emulator._serve_exec`` has the sources).
 * Objects seeded with :meth:`FakeKube.create` stand for what is already in the cluster: they
   are defaulted like a write, but skip admission (their namespace need not exist).
 * Not emulated: other admission plugins, defaulting and validation of kinds this project
@@ -55,7 +60,7 @@ What it does like a real API server (the rules, with the upstream file each foll
   ``spec.selector`` and ``spec.template``), controllers (a Deployment never gets pods or status
   unless a test writes them), garbage collection by ownerReferences, ``/scale`` and
   ``/status`` subresources (a PATCH on them patches the main object, which happens to match
-  ``{"spec": {"replicas": n}}`` and ``{"status": …}`` bodies), exec/attach/port-forward,
+  ``{"spec": {"replicas": n}}`` and ``{"status": …}`` bodies), attach and port-forward,
   OpenAPI documents (helm needs ``--disable-openapi-validation`` to install here).
 * Kubernetes-client gotcha, same against a real server: ``read_namespaced_pod_log`` with
   the default ``_preload_content=True`` runs ``json.loads`` on the text, so a log that is
