@@ -113,4 +113,26 @@ def destroy(
     orchestrate.destroy(environment, ui, yes=yes, dry_run=dry_run, backup=not no_backup)
 
 
+@task(
+    help={
+        **ENV_HELP,
+        "to": "the new cluster's name (cluster.name allows lower-case letters, digits and '-')",
+        "dry_run": "print what would be made; change nothing",
+    }
+)
+@procedure
+def replace(c: Context, env: str = "", to: str = "", dry_run: bool = False) -> None:
+    """A new cluster from the current config (new flavours, version or driver), releases on it."""
+    from . import replace as procedure_module
+    from .core import session
+    from .core.errors import bad_option
+
+    if not to.strip():
+        raise bad_option("--to", "needs the new cluster's name, e.g. --to jhub-2")
+    environment, ui = session.begin(env, require_secrets=True)
+    procedure_module.run(environment, ui, new_name=to.strip(), dry_run=dry_run)
+
+
 TASKS = [plan, doctor, deploy, status, destroy]
+# Registered in the cluster collection (scripts/namespace.py): `invoke cluster.replace`.
+CLUSTER_TASKS = [replace]

@@ -35,6 +35,7 @@ EXAMPLE_KEYS = [
 # Options a task needs before it reaches its environment.
 NEEDS = {
     "cluster.autoscaler": ["--nodegroup", "gpu-worker", "--min", "0", "--max", "2"],
+    "cluster.replace": ["--to", "jhub-2"],
     "hub.approve": ["--names", "alice"],
     "hub.reject": ["--names", "alice"],
     "hub.restore": ["--from", "hub-backup.json"],
