@@ -129,7 +129,8 @@ def seconds(text):
 
 namespace = option("--namespace") or option("-n") or "default"
 lock = open(home / "helm.lock", "w")
-# Real helm keeps release records in the cluster it talks to; a kubeconfig given its own
+# Real helm keeps release records as Secrets in the cluster it talks to (helm
+# pkg/storage/driver/secrets.go, read at 02ad2b11); a kubeconfig given its own
 # cluster (FakeHelm.separate) gets its own records, every other one shares releases.json.
 clusters_path = home / "clusters.json"
 separate = json.loads(clusters_path.read_text()) if clusters_path.exists() else {}

@@ -78,7 +78,8 @@ class Magnum(Neutron, Nova):
         self.templates: dict[str, dict[str, Any]] = {}
         self.clusters: dict[str, dict[str, Any]] = {}
         # Where a cluster of this name serves its API once complete (a test's Kubernetes
-        # emulator); others get https://<a new public IP>:6443 as Magnum reports it.
+        # emulator); others get https://<a new public IP>:6443. Magnum reports it as the
+        # read-only api_address (magnum master magnum/api/controllers/v1/cluster.py).
         self.api_address_for: dict[str, str] = {}
         self.nodegroups: dict[str, dict[str, Any]] = {}
         self._cas: dict[str, tuple[ec.EllipticCurvePrivateKey, x509.Certificate]] = {}
