@@ -20,6 +20,7 @@ from scripts.cluster import deploy as cluster_deploy
 from scripts.core import loading
 from scripts.core.console import Console
 from scripts.core.errors import BadInput, OperationFailed
+from scripts.orchestrate import buffered_console
 from tests.cluster.conftest import CLUSTER, merge
 from tests.conftest import TaskRun
 from tests.support.fake_helm import FakeHelm
@@ -136,13 +137,18 @@ def test_the_new_cluster_and_its_releases_then_a_stop_before_users_data(
         == (fake_cloud.api_address_for[NEW])
     )
 
-    # A second run repeats nothing.
-    upgrades = len(fake_helm.upgrades())
+    # A second run repeats nothing: the recorded steps are not even looked at again.
+    calls = len(fake_helm.calls())
     fake_cloud.log.clear()
-    again = finish(old_env, fake_cloud)
-    assert again.cause == stopped.cause
+    console, output = buffered_console()
+    with pytest.raises(OperationFailed) as again:
+        replace.run(
+            old_env, console, new_name=NEW, clock=fake_cloud.clock, connection=fake_cloud.conn
+        )
+    assert again.value.cause == stopped.cause
+    assert output.getvalue().count("done earlier") == 2
     assert fake_cloud.log.mutating_calls() == []
-    assert len(fake_helm.upgrades()) == upgrades
+    assert len(fake_helm.calls()) == calls
 
 
 def test_interrupted_in_the_cluster_step_a_re_run_makes_one_cluster(
