@@ -10,10 +10,10 @@ The whole replacement is, in order:
    (hub.volumes-adopt), move hub.floating_ip to the new hub's load balancer, hub.health,
    and only then offer to delete the old cluster.
 
-This version does 1 and 2, which never touch what users see, and stops before 3: volume
-adoption is not in this version, and every later step depends on it (a user who reaches
-the new hub before their volume is adopted gets a new, empty home directory).
-docs/data.md has the manual procedure for the rest.
+This version does 1 and 2, which never touch what users see, and stops before 3 (not
+automated yet; every step of it must run in order: a user who reaches the new hub before
+their volume is adopted gets a new, empty home directory). docs/data.md has the manual
+procedure for the rest, with hub.backup, hub.restore and hub.volumes-adopt.
 
 Resumable: each finished step is recorded in config/<env>.state/replace.json (0600), so an
 interrupted run continues at the step it stopped in; the steps themselves look before they
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import importlib.util
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,7 +40,6 @@ if TYPE_CHECKING:
     from openstack.connection import Connection
 
 STATE_FILE = "replace.json"
-ADOPTION_MODULE = "scripts.hub.volumes_adopt"
 STEP_CLUSTER = "new cluster"
 STEP_RELEASES = "releases on the new cluster"
 STEPS = (STEP_CLUSTER, STEP_RELEASES)
@@ -221,18 +219,13 @@ def _releases(target: Environment, ui: Console, *, dry_run: bool, clock: Clock |
 
 
 def _users_data(environment: Environment, new_name: str, ui: Console) -> None:
-    """Step 3 needs volume adoption; without it, stop here with the state of things."""
+    """Step 3 is not automated yet: stop here, with where things stand and what follows."""
     old = environment.settings.cluster.name
-    if importlib.util.find_spec(ADOPTION_MODULE) is None:
-        raise OperationFailed(
-            f"the new cluster {new_name} is ready with its releases; moving users to it "
-            "(stop servers, hub state, volume adoption, floating IP, health, deleting "
-            f"{old}) needs hub.volumes-adopt, which this version does not have; {old} still "
-            "serves every user",
-            "follow docs/data.md, 'Replacing the cluster', for the rest by hand; "
-            "a re-run of cluster.replace repeats nothing",
-        )
     raise OperationFailed(
-        "hub.volumes-adopt is present, but cluster.replace does not call it yet",
-        "follow docs/data.md, 'Replacing the cluster'",
+        f"the new cluster {new_name} is ready with its releases; {old} still serves every "
+        "user: moving them (stop their servers, hub state, volume adoption, floating IP, "
+        f"health, deleting {old}) is not automated in this version",
+        "follow docs/data.md, 'Replacing the cluster', for the rest by hand "
+        "(hub.backup, hub.restore, hub.volumes-adopt); a re-run of cluster.replace repeats "
+        "nothing",
     )

@@ -12,7 +12,14 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from ..core.runner import procedure
-from . import backup_tasks, capacity_tasks, dns_tasks, health_tasks, usage_tasks
+from . import (
+    backup_tasks,
+    capacity_tasks,
+    dns_tasks,
+    health_tasks,
+    usage_tasks,
+    volumes_tasks,
+)
 from .tls import tasks as tls_tasks
 
 ENV = "environment name (default: $JHUB_ENV, else example)"
@@ -233,3 +240,4 @@ dns_tasks.register(ns)
 health_tasks.register(ns)
 tls_tasks.register(ns)
 usage_tasks.register(ns)
+volumes_tasks.register(ns)

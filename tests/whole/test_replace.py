@@ -2,7 +2,7 @@
 cluster, the recording helm with release records per cluster.
 
 What this version does: the new cluster and its releases, recorded step by step so that an
-interrupted run continues; then it stops before users' data (volume adoption is missing).
+interrupted run continues; then it stops before moving users (not automated yet).
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def test_the_new_cluster_and_its_releases_then_a_stop_before_users_data(
     stopped = finish(old_env, fake_cloud)
     assert f"the new cluster {NEW} is ready with its releases" in stopped.cause
     assert f"{OLD} still serves every user" in stopped.cause
-    assert "docs/data.md" in stopped.remedy
+    assert "docs/data.md" in stopped.remedy and "hub.volumes-adopt" in stopped.remedy
     assert clusters_named(fake_cloud, OLD) == 1
     assert clusters_named(fake_cloud, NEW) == 1
     assert new_releases(fake_helm) == ["blackbox", "jhub", "prometheus"]

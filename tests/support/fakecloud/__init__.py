@@ -14,6 +14,7 @@ module             catalog endpoint                    served
 ``neutron``        https://neutron.fake.test           networks, subnets, ports, floatingips
 ``nova``           https://nova.fake.test/v2.1         flavors, servers
 ``dns``            https://designate.fake.test         zones, recordsets (Designate v2)
+``blockstorage``   https://cinder.fake.test/v3         volumes (+ metadata) (Cinder v3)
 =================  ==================================  =========================================
 
 ``core`` holds what every service shares: the transport, the request log
@@ -64,6 +65,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.fakecloud.blockstorage import CINDER, BlockStorage
 from tests.support.fakecloud.core import (
     AUTH_URL,
     FAULT_KINDS,
@@ -95,6 +97,7 @@ from tests.support.fakecloud.octavia import OCTAVIA, Octavia
 
 __all__ = [
     "AUTH_URL",
+    "CINDER",
     "DESIGNATE",
     "FAULT_KINDS",
     "KEYSTONE",
@@ -112,6 +115,7 @@ __all__ = [
     "USERNAME",
     "USER_ID",
     "ApiError",
+    "BlockStorage",
     "CloudCore",
     "Designate",
     "Endpoint",
@@ -136,8 +140,10 @@ class FakeCloud(
     Neutron,
     Nova,
     Designate,
+    BlockStorage,
 ):
-    """In-memory Keystone, Magnum, Octavia, Neutron, Nova and Designate (package docstring)."""
+    """In-memory Keystone, Magnum, Octavia, Neutron, Nova, Designate and Cinder (package
+    docstring)."""
 
 
 def iter_state(cloud: FakeCloud) -> Iterator[tuple[str, dict[str, dict[str, Any]]]]:
