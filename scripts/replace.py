@@ -5,20 +5,23 @@ The whole replacement is, in order:
 
 1. the new cluster from the current config under the new name, its kubeconfig and fixes;
 2. the Helm releases (hub, monitoring, GPU operator) on it;
-3. users' data: stop the servers on the old hub (announced, with a grace period), move the
-   hub state (hub.backup, hub.restore), adopt every volume into the new cluster
-   (hub.volumes-adopt), move hub.floating_ip to the new hub's load balancer, hub.health,
-   and only then offer to delete the old cluster.
+3. stop users' servers on the old hub: announced, a grace period (--grace seconds), then
+   their pods deleted (KubeSpawner's poll sees the pod gone and marks the server stopped);
+4. the hub state: hub.backup of the old hub, hub.restore of that file into the new one;
+5. every user volume adopted into the new cluster (hub.volumes-adopt, only the volumes
+   the old cluster's Cinder CSI driver made);
+6. hub.floating_ip moved to the new hub, hub.health, and only then the offer to delete the
+   old cluster: not automated in this version; the run stops after 5 with exit 1 and the
+   commands that finish by hand (docs/data.md).
 
-This version does 1 and 2, which never touch what users see, and stops before 3 (not
-automated yet; every step of it must run in order: a user who reaches the new hub before
-their volume is adopted gets a new, empty home directory). docs/data.md has the manual
-procedure for the rest, with hub.backup, hub.restore and hub.volumes-adopt.
+Every step must run in order: a user who reaches the new hub before their volume is
+adopted gets a new, empty home directory; the new hub has no public address until 6.
 
 Resumable: each finished step is recorded in config/<env>.state/replace.json (0600), so an
 interrupted run continues at the step it stopped in; the steps themselves look before they
-act (cluster.deploy, the releases), so a step interrupted half-way makes nothing twice. The
-old cluster is never changed.
+act (cluster.deploy, the releases, the pods still running, the backup file already taken,
+the volumes already bound), so a step interrupted half-way makes nothing twice. On the old
+cluster only its user pods are deleted (step 3); the cluster and its hub stay.
 """
 
 from __future__ import annotations
@@ -42,7 +45,18 @@ if TYPE_CHECKING:
 STATE_FILE = "replace.json"
 STEP_CLUSTER = "new cluster"
 STEP_RELEASES = "releases on the new cluster"
-STEPS = (STEP_CLUSTER, STEP_RELEASES)
+STEP_STOP = "stop users' servers on the old hub"
+STEP_HUB_STATE = "hub state from the old hub into the new one"
+STEP_VOLUMES = "users' volumes adopted into the new cluster"
+STEPS = (STEP_CLUSTER, STEP_RELEASES, STEP_STOP, STEP_HUB_STATE, STEP_VOLUMES)
+DEFAULT_GRACE = 300.0
+STOP_TIMEOUT = 600.0
+# What the Cinder CSI driver of a heat cluster writes as cinder.csi.openstack.org/cluster:
+# magnum stable/2025.2 enable-cinder-csi.sh runs the plugin with --cluster=$(CLUSTER_NAME)
+# and sets CLUSTER_NAME to the constant "kubernetes". capi-helm clusters get their
+# openstack-cluster release name (capi-helm-charts cluster-addons templates/openstack/
+# csi-cinder.yaml clusterID), which magnum-capi-helm records as the cluster's stack_id.
+HEAT_CSI_CLUSTER = "kubernetes"
 
 
 def state_path(env: str) -> Path:
@@ -140,10 +154,13 @@ def run(
     *,
     new_name: str,
     dry_run: bool = False,
+    grace: float = DEFAULT_GRACE,
     clock: Clock | None = None,
     connection: Connection | None = None,
 ) -> list[str]:
     """The steps done by this run (already done ones are reported, not repeated)."""
+    if not grace >= 0:
+        raise BadInput(Problem("--grace", f"{grace!r} is not allowed; give seconds, 0 or more"))
     check_options(environment, new_name)
     target = new_environment(environment, new_name)
     state = load_state(environment, new_name)
@@ -161,11 +178,17 @@ def run(
         ui.heading(f"Step: {step}")
         if step == STEP_CLUSTER:
             detail = _new_cluster(target, ui, dry_run=dry_run, clock=clock, connection=connection)
-        else:
-            if dry_run and not target.kubeconfig.exists():
-                ui.print(f"  would deploy the releases on {new_name} once it exists")
-                break
+        elif dry_run and not target.kubeconfig.exists():
+            ui.print(f"  would do this on {new_name} once it exists")
+            continue
+        elif step == STEP_RELEASES:
             detail = _releases(target, ui, dry_run=dry_run, clock=clock)
+        elif step == STEP_STOP:
+            detail = stop_servers(environment, ui, grace=grace, dry_run=dry_run, clock=clock)
+        elif step == STEP_HUB_STATE:
+            detail = _hub_state(environment, target, ui, state, dry_run=dry_run)
+        else:
+            detail = _volumes(environment, target, ui, dry_run=dry_run, connection=connection)
         if dry_run:
             continue
         state["done"][step] = {
@@ -218,14 +241,173 @@ def _releases(target: Environment, ui: Console, *, dry_run: bool, clock: Clock |
     return ", ".join(sorted(result.name for result in results))
 
 
+def _user_pods(api: Any, namespace: str) -> dict[str, str]:
+    """Running user server pods in the hub namespace: pod name → user."""
+    from kubernetes import client
+
+    from .core import known_objects, kube
+
+    core = client.CoreV1Api(api)
+    selector = f"component={known_objects.SINGLEUSER_COMPONENT}"
+    pods = kube.call(
+        f"list pods {selector} in {namespace}",
+        lambda: core.list_namespaced_pod(namespace, label_selector=selector),
+    )
+    return {
+        p.metadata.name: (p.metadata.annotations or {}).get(USERNAME_ANNOTATION, p.metadata.name)
+        for p in pods.items
+        if p.metadata.deletion_timestamp is None
+    }
+
+
+# KubeSpawner 7.0.0 spawner.py get_pod_manifest: the annotation naming the pod's user.
+USERNAME_ANNOTATION = "hub.jupyter.org/username"
+
+
+def stop_servers(
+    environment: Environment,
+    ui: Console,
+    *,
+    grace: float,
+    dry_run: bool,
+    clock: Clock | None,
+) -> str:
+    """Announce, wait the grace period, delete every user pod on the old hub, wait until gone.
+
+    Deleting the pod is what KubeSpawner's own poll notices (the pod is gone, so the
+    server has stopped; kubespawner 7.0.0 spawner.py poll), so the old hub's database ends
+    up saying every server is stopped before step 4 backs it up.
+    """
+    from kubernetes import client
+
+    from .core import kube
+    from .core.changes import Changes
+    from .core.waiting import Backoff, RealClock, wait_until
+
+    clock = clock or RealClock()
+    hub = environment.settings.hub
+    api = kube.api_client(environment.kubeconfig)
+    running = _user_pods(api, hub.namespace)
+    if not running:
+        return "no user servers were running"
+    users = ", ".join(sorted(set(running.values())))
+    ui.warn(
+        f"ANNOUNCEMENT: the servers of {len(running)} user(s) ({users}) on "
+        f"{environment.settings.cluster.name} stop in {grace:.0f}s for the move to the new "
+        "cluster; unsaved work is lost; their files are kept"
+    )
+    if dry_run:
+        ui.print(f"  would wait {grace:.0f}s, then delete {len(running)} user pod(s)")
+        return "would stop " + users
+    if grace:
+        with ui.waiting(f"grace period, {grace:.0f}s"):
+            clock.sleep(grace)
+    core = client.CoreV1Api(api)
+    changes = Changes(ui, dry_run)
+    for name in sorted(_user_pods(api, hub.namespace)):
+
+        def delete(name: str = name) -> object:
+            return kube.read_or_none(
+                f"delete pod {hub.namespace}/{name}",
+                lambda: core.delete_namespaced_pod(name, hub.namespace),
+            )
+
+        changes.make(f"delete user pod {hub.namespace}/{name}", delete)
+    wait_until(
+        lambda: True if not _user_pods(api, hub.namespace) else None,
+        what="the user pods to go",
+        timeout=STOP_TIMEOUT,
+        remedy="check the pods with `kubectl get pods -n " + hub.namespace + "`, then re-run",
+        backoff=Backoff(initial=1.0, factor=1.5, cap=10.0),
+        clock=clock,
+    )
+    return f"stopped the servers of {users}"
+
+
+def _hub_state(
+    environment: Environment,
+    target: Environment,
+    ui: Console,
+    state: dict[str, Any],
+    *,
+    dry_run: bool,
+) -> str:
+    """hub.backup of the old hub (once; the file is recorded), hub.restore into the new."""
+    from .hub import backup as hub_backup
+
+    recorded = state.get("backup")
+    if dry_run:
+        ui.print(
+            "  would back up the old hub and restore it into the new one"
+            + (f" (backup {recorded})" if recorded else "")
+        )
+        return "dry run"
+    if recorded and Path(recorded).exists():
+        ui.print(f"  the backup taken earlier: {recorded}")
+        source = Path(recorded)
+    else:
+        source = hub_backup.backup(environment, ui)
+        # Recorded at once: an interrupted restore is resumed from this same file.
+        state["backup"] = str(source)
+        save_state(environment, state)
+    hub_backup.restore(target, ui, source=source, yes=True, dry_run=False)
+    return f"backup {source} restored into the new hub"
+
+
+def csi_cluster_id(environment: Environment, connection: Connection | None) -> str:
+    """The old cluster as its Cinder CSI driver wrote it into the volumes' metadata."""
+    from .cluster.magnum import Magnum
+    from .core import cloud
+
+    cluster = environment.settings.cluster
+    if cluster.driver == "heat":
+        return HEAT_CSI_CLUSTER
+    magnum = Magnum(connection or cloud.connect(environment.settings))
+    found = magnum.clusters_named(cluster.name)
+    if len(found) != 1:
+        raise OperationFailed(
+            f"{len(found)} clusters named {cluster.name} in Magnum, so the volumes it made "
+            "cannot be told apart",
+            "adopt them with `invoke hub.volumes-adopt --from-cluster ID` "
+            "(`invoke hub.volumes` lists the IDs)",
+        )
+    full = magnum.cluster(str(found[0]["uuid"])) or {}
+    return str(full.get("stack_id") or "")
+
+
+def _volumes(
+    environment: Environment,
+    target: Environment,
+    ui: Console,
+    *,
+    dry_run: bool,
+    connection: Connection | None,
+) -> str:
+    from .hub.volumes_adopt import adopt_volumes
+
+    from_cluster = csi_cluster_id(environment, connection)
+    if not from_cluster:
+        raise OperationFailed(
+            f"Magnum reports no stack_id for {environment.settings.cluster.name}",
+            "adopt the volumes with `invoke hub.volumes-adopt --from-cluster ID`",
+        )
+    adopted = adopt_volumes(
+        target, ui, from_cluster=from_cluster, dry_run=dry_run, yes=True, connection=connection
+    )
+    if not adopted:
+        return f"no volume of {from_cluster} left to adopt"
+    return f"adopted the volumes of {', '.join(adopted)} (from {from_cluster})"
+
+
 def _users_data(environment: Environment, new_name: str, ui: Console) -> None:
-    """Step 3 is not automated yet: stop here, with where things stand and what follows."""
+    """The floating IP, health and deleting the old cluster are by hand in this version."""
     old = environment.settings.cluster.name
+    env = environment.name
     raise OperationFailed(
-        f"the new cluster {new_name} is ready with its releases; {old} still serves every "
-        "user: moving them (stop their servers, hub state, volume adoption, floating IP, "
-        f"health, deleting {old}) is not automated in this version",
-        "follow docs/data.md, 'Replacing the cluster', for the rest by hand "
-        "(hub.backup, hub.restore, hub.volumes-adopt); a re-run of cluster.replace repeats "
-        "nothing",
+        f"the new cluster {new_name} has the hub state and every user's volume; users' "
+        f"servers on {old} are stopped; moving hub.floating_ip, hub.health and deleting "
+        f"{old} are not automated in this version",
+        f"follow docs/data.md, 'Replacing the cluster': `invoke hub.uninstall --env {env} "
+        f"--yes --no-backup` (frees the address), set cluster.name: {new_name}, "
+        f"`invoke deploy --env {env}`; a re-run of cluster.replace repeats nothing",
     )

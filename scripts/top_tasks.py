@@ -118,11 +118,14 @@ def destroy(
         **ENV_HELP,
         "to": "the new cluster's name (cluster.name allows lower-case letters, digits and '-')",
         "dry_run": "print what would be made; change nothing",
+        "grace": "seconds between the announcement and stopping users' servers (default 300)",
     }
 )
 @procedure
-def replace(c: Context, env: str = "", to: str = "", dry_run: bool = False) -> None:
-    """A new cluster from the current config (new flavours, version or driver), releases on it."""
+def replace(
+    c: Context, env: str = "", to: str = "", dry_run: bool = False, grace: float = 300.0
+) -> None:
+    """A new cluster from the current config, users' servers, hub state and volumes moved."""
     from . import replace as procedure_module
     from .core import session
     from .core.errors import bad_option
@@ -130,7 +133,7 @@ def replace(c: Context, env: str = "", to: str = "", dry_run: bool = False) -> N
     if not to.strip():
         raise bad_option("--to", "needs the new cluster's name, e.g. --to jhub-2")
     environment, ui = session.begin(env, require_secrets=True)
-    procedure_module.run(environment, ui, new_name=to.strip(), dry_run=dry_run)
+    procedure_module.run(environment, ui, new_name=to.strip(), dry_run=dry_run, grace=grace)
 
 
 TASKS = [plan, doctor, deploy, status, destroy]

@@ -1,14 +1,21 @@
 """`cluster.replace` on the fakes: the fake cloud's Magnum, one Kubernetes emulator per
 cluster, the recording helm with release records per cluster.
 
-What this version does: the new cluster and its releases, recorded step by step so that an
-interrupted run continues; then it stops before moving users (not automated yet).
+What this version does: the new cluster and its releases, users' servers stopped on the old
+hub, the hub state backed up and restored, the users' volumes adopted, recorded step by step
+so that an interrupted run continues; then it stops before the floating IP (not automated).
+
+Each hub pod's exec runs the command as a local process (the emulator plays the container
+runtime, as in tests/hub/test_backup.py), with /srv/jupyterhub mapped to a directory of
+its own holding a real sqlite database, so hub.backup and hub.restore copy real files.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import stat
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,6 +30,7 @@ from scripts.core.errors import BadInput, OperationFailed
 from scripts.orchestrate import buffered_console
 from tests.cluster.conftest import CLUSTER, merge
 from tests.conftest import TaskRun
+from tests.hub.conftest import use_kubeconfig
 from tests.support.fake_helm import FakeHelm
 from tests.support.fakecloud import FakeCloud
 from tests.support.fakekube import FakeKube
@@ -75,9 +83,89 @@ def old_env(  # noqa: PLR0917 - pytest passes fixtures by name
     )
     seed(kube, "capi-helm")
     seed(new_kube, "capi-helm")
+    use_kubeconfig(kube, config_dir, ENV)  # the old cluster's, as cluster.kubeconfig wrote it
+    for emulator, tag in ((kube, "old"), (new_kube, "new")):
+        hub_pod(emulator, tmp_path / f"hub-{tag}", HUB_POD)
+    for user in USERS:
+        user_pod(kube, user)
+    stack = next(c["stack_id"] for c in fake_cloud.clusters.values() if c["name"] == OLD)
+    for user in USERS:
+        fake_cloud.add_volume(
+            f"pvc-{user}",
+            size=10,
+            metadata={
+                "cinder.csi.openstack.org/cluster": stack,
+                "csi.storage.k8s.io/pvc/name": f"claim-{user}",
+                "csi.storage.k8s.io/pvc/namespace": "jhub",
+                "csi.storage.k8s.io/pv/name": f"pvc-{user}",
+            },
+        )
     fake_helm.leave("jhub", "jhub", ["deployed"], chart="jupyterhub", version="4.4.0")
     fake_helm.separate(config_dir / f"{ENV}.{NEW}.kubeconfig", "new")
     return environment
+
+
+USERS = ("alice", "bob")
+HUB_POD = "hub-7c9d"  # what seed() leaves running
+VOLUME = "/srv/jupyterhub"  # z2jh 4.4.0 templates/hub/deployment.yaml, the hub-db-dir mount
+
+
+def hub_pod(emulator: FakeKube, folder: Path, name: str) -> None:
+    """The seeded hub pod's /srv/jupyterhub is `folder`, with a sqlite database in it."""
+    folder.mkdir()
+    db = sqlite3.connect(folder / "jupyterhub.sqlite")
+    db.execute("create table users (name text)")
+    db.execute("insert into users values (?)", (folder.name,))
+    db.commit()
+    db.close()
+    # Scheduled, as the API server wants before it lets anyone exec into it.
+    emulator.patch("pods", name, {"spec": {"nodeName": "worker-0"}}, "jhub")
+
+    hub_runtime(emulator, folder)
+
+
+def hub_runtime(emulator: FakeKube, folder: Path) -> None:
+    """Play the hub image: its python3, with the hub-db-dir mount at `folder`."""
+
+    def runtime(container: str, command: list[str]) -> list[str] | None:
+        if container != "hub" or command[:1] != ["python3"]:
+            return None
+        return [
+            sys.executable,
+            *(str(folder) + a[len(VOLUME) :] if a.startswith(VOLUME) else a for a in command[1:]),
+        ]
+
+    emulator.on_exec("jhub", HUB_POD, runtime)
+
+
+def user_pod(emulator: FakeKube, user: str) -> None:
+    # KubeSpawner 7.0.0 get_pod_manifest: jupyter-<user>, component=singleuser-server.
+    emulator.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": f"jupyter-{user}",
+                "namespace": "jhub",
+                "labels": {"component": "singleuser-server", "app": "jupyterhub"},
+                "annotations": {"hub.jupyter.org/username": user},
+            },
+            "spec": {"nodeName": "worker-0", "containers": [{"name": "notebook", "image": "u"}]},
+            "status": {"phase": "Running"},
+        }
+    )
+
+
+def db_users(folder: Path) -> list[str]:
+    db = sqlite3.connect(folder / "jupyterhub.sqlite")
+    try:
+        return [row[0] for row in db.execute("select name from users")]
+    finally:
+        db.close()
+
+
+def names(emulator: FakeKube, resource: str) -> list[str]:
+    return sorted(o["metadata"]["name"] for o in emulator.objects(resource, None))
 
 
 def clusters_named(cloud: FakeCloud, name: str) -> int:
@@ -90,6 +178,7 @@ def run(environment: loading.Environment, cloud: FakeCloud, *, dry_run: bool = F
         Console(),
         new_name=NEW,
         dry_run=dry_run,
+        grace=30,
         clock=cloud.clock,
         connection=cloud.conn,
     )
@@ -105,31 +194,48 @@ def finish(environment: loading.Environment, cloud: FakeCloud) -> OperationFaile
     return stopped.value
 
 
-def test_the_new_cluster_and_its_releases_then_a_stop_before_users_data(
+def test_every_step_through_the_volumes_then_a_stop_before_the_floating_ip(  # noqa: PLR0917
     old_env: loading.Environment,
     fake_cloud: FakeCloud,
     fake_helm: FakeHelm,
     kube: FakeKube,
+    new_kube: FakeKube,
     config_dir: Path,
+    tmp_path: Path,
 ) -> None:
     old_before = fake_helm.releases()
     kube.clear_requests()
+    started = fake_cloud.clock.monotonic()
 
     stopped = finish(old_env, fake_cloud)
-    assert f"the new cluster {NEW} is ready with its releases" in stopped.cause
-    assert f"{OLD} still serves every user" in stopped.cause
-    assert "docs/data.md" in stopped.remedy and "hub.volumes-adopt" in stopped.remedy
+    assert f"the new cluster {NEW} has the hub state and every user's volume" in stopped.cause
+    assert "hub.floating_ip" in stopped.cause
+    assert "docs/data.md" in stopped.remedy and "hub.uninstall" in stopped.remedy
     assert clusters_named(fake_cloud, OLD) == 1
     assert clusters_named(fake_cloud, NEW) == 1
     assert new_releases(fake_helm) == ["blackbox", "jhub", "prometheus"]
-    # The old cluster is not touched: no write to its API, its releases as they were.
-    assert kube.mutating_requests() == []
+    # Step 3: after the 30 s grace, the user pods are gone from the old cluster, and that is
+    # the only write to its API; its releases are as they were.
+    assert fake_cloud.clock.monotonic() - started >= 30
+    assert [p for p in names(kube, "pods") if p.startswith("jupyter-")] == []
+    writes = kube.mutating_requests()
+    assert sorted((r.method, r.path.rsplit("/", 1)[-1]) for r in writes) == [
+        ("DELETE", "jupyter-alice"),
+        ("DELETE", "jupyter-bob"),
+    ]
     assert fake_helm.releases() == old_before
+    # Step 4: the old hub's database is now the new hub's; the new hub pod was restarted.
+    assert db_users(tmp_path / "hub-new") == ["hub-old"]
+    assert HUB_POD not in names(new_kube, "pods")
+    # Step 5: each user's old volume bound to their claim on the new cluster.
+    assert names(new_kube, "persistentvolumes") == ["pvc-alice", "pvc-bob"]
+    assert names(new_kube, "persistentvolumeclaims") == ["claim-alice", "claim-bob"]
     state = config_dir / f"{ENV}.state" / "replace.json"
     assert stat.S_IMODE(state.stat().st_mode) == 0o600
     recorded = json.loads(state.read_text())
     assert recorded["from"] == OLD and recorded["to"] == NEW
-    assert sorted(recorded["done"]) == ["new cluster", "releases on the new cluster"]
+    assert sorted(recorded["done"]) == sorted(replace.STEPS)
+    assert Path(recorded["backup"]).exists()
     kubeconfig = config_dir / f"{ENV}.{NEW}.kubeconfig"
     assert stat.S_IMODE(kubeconfig.stat().st_mode) == 0o600
     assert (
@@ -140,14 +246,17 @@ def test_the_new_cluster_and_its_releases_then_a_stop_before_users_data(
     # A second run repeats nothing: the recorded steps are not even looked at again.
     calls = len(fake_helm.calls())
     fake_cloud.log.clear()
+    kube.clear_requests()
+    new_kube.clear_requests()
     console, output = buffered_console()
     with pytest.raises(OperationFailed) as again:
         replace.run(
             old_env, console, new_name=NEW, clock=fake_cloud.clock, connection=fake_cloud.conn
         )
     assert again.value.cause == stopped.cause
-    assert output.getvalue().count("done earlier") == 2
+    assert output.getvalue().count("done earlier") == len(replace.STEPS)
     assert fake_cloud.log.mutating_calls() == []
+    assert kube.mutating_requests() == [] and new_kube.mutating_requests() == []
     assert len(fake_helm.calls()) == calls
 
 
@@ -184,14 +293,65 @@ def test_interrupted_in_the_releases_step_a_re_run_finishes_them_once(
 
 
 def test_a_dry_run_changes_nothing(
-    old_env: loading.Environment, fake_cloud: FakeCloud, fake_helm: FakeHelm, config_dir: Path
+    old_env: loading.Environment,
+    fake_cloud: FakeCloud,
+    fake_helm: FakeHelm,
+    kube: FakeKube,
+    config_dir: Path,
 ) -> None:
     fake_cloud.log.clear()
+    kube.clear_requests()
     run(old_env, fake_cloud, dry_run=True)
     assert fake_cloud.log.mutating_calls() == []
+    assert kube.mutating_requests() == []
+    assert [p for p in names(kube, "pods") if p.startswith("jupyter-")] == [
+        "jupyter-alice",
+        "jupyter-bob",
+    ]
     assert clusters_named(fake_cloud, NEW) == 0
     assert new_releases(fake_helm) == []
     assert not (config_dir / f"{ENV}.state" / "replace.json").exists()
+
+
+def test_interrupted_in_the_hub_state_step_a_re_run_restores_the_same_backup_once(
+    old_env: loading.Environment,
+    fake_cloud: FakeCloud,
+    new_kube: FakeKube,
+    config_dir: Path,
+    tmp_path: Path,
+) -> None:
+    # The new hub's image lacks python3 for now: the restore fails after the backup.
+    new_kube.on_exec("jhub", HUB_POD, lambda container, command: None)
+    with pytest.raises(OperationFailed):
+        run(old_env, fake_cloud)
+    recorded = json.loads((config_dir / f"{ENV}.state" / "replace.json").read_text())
+    assert replace.STEP_HUB_STATE not in recorded["done"]
+    assert replace.STEP_STOP in recorded["done"]
+    backups = sorted((config_dir / f"{ENV}.backups").iterdir())
+    assert [str(b) for b in backups] == [recorded["backup"]]
+    hub_runtime(new_kube, tmp_path / "hub-new")
+
+    finish(old_env, fake_cloud)
+    # The same backup, not a second one; its database is in the new hub.
+    assert sorted((config_dir / f"{ENV}.backups").iterdir()) == backups
+    assert db_users(tmp_path / "hub-new") == ["hub-old"]
+
+
+def test_interrupted_in_the_volumes_step_a_re_run_binds_each_volume_once(
+    old_env: loading.Environment, fake_cloud: FakeCloud, new_kube: FakeKube, config_dir: Path
+) -> None:
+    fake_cloud.fail_request("GET", r"/volumes", kind="503", times=50)
+    with pytest.raises(OperationFailed):
+        run(old_env, fake_cloud)
+    recorded = json.loads((config_dir / f"{ENV}.state" / "replace.json").read_text())
+    assert replace.STEP_VOLUMES not in recorded["done"]
+    assert names(new_kube, "persistentvolumes") == []
+    fake_cloud.clear_faults()
+
+    finish(old_env, fake_cloud)
+    assert names(new_kube, "persistentvolumes") == ["pvc-alice", "pvc-bob"]
+    assert names(new_kube, "persistentvolumeclaims") == ["claim-alice", "claim-bob"]
+    assert clusters_named(fake_cloud, NEW) == 1
 
 
 def test_bad_targets_are_refused_before_any_call(
