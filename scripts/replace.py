@@ -10,9 +10,15 @@ The whole replacement is, in order:
 4. the hub state: hub.backup of the old hub, hub.restore of that file into the new one;
 5. every user volume adopted into the new cluster (hub.volumes-adopt, only the volumes
    the old cluster's Cinder CSI driver made);
-6. hub.floating_ip moved to the new hub, hub.health, and only then the offer to delete the
-   old cluster: not automated in this version; the run stops after 5 with exit 1 and the
-   commands that finish by hand (docs/data.md).
+6. the public address: the old hub's proxy-public Service becomes type ClusterIP, so
+   cloud-provider-openstack deletes its load balancer (EnsureLoadBalancerDeleted; with
+   `keep-floatingip` the address stays allocated, detached once the VIP port goes); when
+   hub.floating_ip is free, the hub release on the new cluster is upgraded with it (and
+   hub.dns with hub.dns.manage). A Service patch rather than `helm uninstall`: the old
+   hub's release and database stay, so going back is one `hub.deploy` on the old cluster;
+7. hub.health against the new hub (sign-in page, a server started and stopped);
+8. only with --yes: the old cluster deleted (cluster.delete); without it the run ends
+   (exit 0) with the exact command, and the old cluster remains.
 
 Every step must run in order: a user who reaches the new hub before their volume is
 adopted gets a new, empty home directory; the new hub has no public address until 6.
@@ -21,7 +27,8 @@ Resumable: each finished step is recorded in config/<env>.state/replace.json (06
 interrupted run continues at the step it stopped in; the steps themselves look before they
 act (cluster.deploy, the releases, the pods still running, the backup file already taken,
 the volumes already bound), so a step interrupted half-way makes nothing twice. On the old
-cluster only its user pods are deleted (step 3); the cluster and its hub stay.
+cluster only its user pods are deleted (step 3) and its hub Service loses its load
+balancer (step 6); the cluster itself stays until step 8.
 """
 
 from __future__ import annotations
@@ -48,7 +55,20 @@ STEP_RELEASES = "releases on the new cluster"
 STEP_STOP = "stop users' servers on the old hub"
 STEP_HUB_STATE = "hub state from the old hub into the new one"
 STEP_VOLUMES = "users' volumes adopted into the new cluster"
-STEPS = (STEP_CLUSTER, STEP_RELEASES, STEP_STOP, STEP_HUB_STATE, STEP_VOLUMES)
+STEP_ADDRESS = "the hub's address moved to the new hub"
+STEP_HEALTH = "hub.health on the new hub"
+STEP_DELETE = "the old cluster deleted"
+STEPS = (
+    STEP_CLUSTER,
+    STEP_RELEASES,
+    STEP_STOP,
+    STEP_HUB_STATE,
+    STEP_VOLUMES,
+    STEP_ADDRESS,
+    STEP_HEALTH,
+    STEP_DELETE,
+)
+FLOATING_IP_TIMEOUT = 600.0
 DEFAULT_GRACE = 300.0
 STOP_TIMEOUT = 600.0
 # What the Cinder CSI driver of a heat cluster writes as cinder.csi.openstack.org/cluster:
@@ -155,6 +175,7 @@ def run(
     new_name: str,
     dry_run: bool = False,
     grace: float = DEFAULT_GRACE,
+    yes: bool = False,
     clock: Clock | None = None,
     connection: Connection | None = None,
 ) -> list[str]:
@@ -163,6 +184,7 @@ def run(
         raise BadInput(Problem("--grace", f"{grace!r} is not allowed; give seconds, 0 or more"))
     check_options(environment, new_name)
     target = new_environment(environment, new_name)
+    final = final_environment(environment, target)
     state = load_state(environment, new_name)
     old = environment.settings.cluster.name
     ui.heading(f"cluster.replace: {old} → {new_name}")
@@ -187,8 +209,21 @@ def run(
             detail = stop_servers(environment, ui, grace=grace, dry_run=dry_run, clock=clock)
         elif step == STEP_HUB_STATE:
             detail = _hub_state(environment, target, ui, state, dry_run=dry_run)
-        else:
+        elif step == STEP_VOLUMES:
             detail = _volumes(environment, target, ui, dry_run=dry_run, connection=connection)
+        elif step == STEP_ADDRESS:
+            detail = move_address(
+                environment, final, ui, dry_run=dry_run, clock=clock, connection=connection
+            )
+        elif step == STEP_HEALTH:
+            detail = _health(final, ui, dry_run=dry_run, clock=clock)
+        elif not yes and not dry_run:
+            _offer_delete(environment, final, ui)
+            return done_now
+        else:
+            detail = _delete_old(
+                environment, ui, dry_run=dry_run, clock=clock, connection=connection
+            )
         if dry_run:
             continue
         state["done"][step] = {
@@ -202,7 +237,12 @@ def run(
     if dry_run:
         ui.summary(["dry run: nothing was changed"])
         return done_now
-    _users_data(environment, new_name, ui)
+    ui.summary(
+        [
+            f"{old} is replaced by {new_name}; set cluster.name: {new_name} and "
+            f"cluster.kubeconfig: {target.kubeconfig} in config/{environment.name}.yaml",
+        ]
+    )
     return done_now
 
 
@@ -399,15 +439,136 @@ def _volumes(
     return f"adopted the volumes of {', '.join(adopted)} (from {from_cluster})"
 
 
-def _users_data(environment: Environment, new_name: str, ui: Console) -> None:
-    """The floating IP, health and deleting the old cluster are by hand in this version."""
-    old = environment.settings.cluster.name
-    env = environment.name
-    raise OperationFailed(
-        f"the new cluster {new_name} has the hub state and every user's volume; users' "
-        f"servers on {old} are stopped; moving hub.floating_ip, hub.health and deleting "
-        f"{old} are not automated in this version",
-        f"follow docs/data.md, 'Replacing the cluster': `invoke hub.uninstall --env {env} "
-        f"--yes --no-backup` (frees the address), set cluster.name: {new_name}, "
-        f"`invoke deploy --env {env}`; a re-run of cluster.replace repeats nothing",
+def final_environment(environment: Environment, target: Environment) -> Environment:
+    """The new cluster with the hub exactly as configured (floating IP and DNS record)."""
+    settings = target.settings.model_copy(update={"hub": environment.settings.hub})
+    return dataclasses.replace(target, settings=settings)
+
+
+def release_old_address(environment: Environment, ui: Console, *, dry_run: bool) -> str:
+    """Make the old hub's proxy-public a ClusterIP Service, so its load balancer goes."""
+    from kubernetes import client
+
+    from .core import kube
+    from .core.changes import Changes
+    from .hub.floating_ip import PROXY_SERVICE
+
+    namespace = environment.settings.hub.namespace
+    api = kube.api_client(environment.kubeconfig)
+    core = client.CoreV1Api(api)
+    service = kube.read_or_none(
+        f"read Service {namespace}/{PROXY_SERVICE}",
+        lambda: core.read_namespaced_service(PROXY_SERVICE, namespace),
     )
+    if service is None or service.spec.type != "LoadBalancer":
+        return f"{namespace}/{PROXY_SERVICE} on the old cluster has no load balancer"
+    # The fields only a LoadBalancer Service may carry go with the type (null removes
+    # them in a strategic merge patch); the API server drops the node ports itself.
+    patch = {
+        "spec": {
+            "type": "ClusterIP",
+            "loadBalancerIP": None,
+            "loadBalancerSourceRanges": None,
+            "allocateLoadBalancerNodePorts": None,
+            "externalTrafficPolicy": None,
+        }
+    }
+    Changes(ui, dry_run).make(
+        f"make Service {namespace}/{PROXY_SERVICE} on the old cluster type ClusterIP "
+        "(cloud-provider-openstack deletes its load balancer; the old hub stays)",
+        lambda: kube.call(
+            f"patch Service {namespace}/{PROXY_SERVICE}",
+            lambda: core.patch_namespaced_service(PROXY_SERVICE, namespace, patch),
+        ),
+    )
+    return f"{namespace}/{PROXY_SERVICE} on the old cluster is now ClusterIP"
+
+
+def move_address(
+    environment: Environment,
+    final: Environment,
+    ui: Console,
+    *,
+    dry_run: bool,
+    clock: Clock | None,
+    connection: Connection | None,
+) -> str:
+    from .core import cloud
+    from .core.waiting import Backoff, RealClock, wait_until
+    from .hub import deploy as hub_deploy
+    from .hub import floating_ip
+
+    address = final.settings.hub.floating_ip
+    released = release_old_address(environment, ui, dry_run=dry_run)
+    ui.print(f"  {released}")
+    if address and not dry_run:
+        conn = connection or cloud.connect(final.settings)
+
+        def free() -> bool | None:
+            try:
+                floating_ip.check(conn, final.settings)
+            except OperationFailed as still:
+                if "is attached to port" in still.cause:
+                    return None
+                raise
+            return True
+
+        with ui.waiting(f"waiting for {address} to leave the old load balancer"):
+            wait_until(
+                free,
+                what=f"floating IP {address} to be released by the old load balancer",
+                timeout=FLOATING_IP_TIMEOUT,
+                remedy="see the old Service's events (`kubectl describe svc proxy-public`); "
+                "re-run cluster.replace once `openstack floating ip show` has no port",
+                backoff=Backoff(initial=2.0, factor=1.5, cap=15.0),
+                clock=clock or RealClock(),
+            )
+    if final.settings.hub.dns.manage:
+        from .hub import dns as hub_dns
+
+        hub_dns.run(final, ui, dry_run=dry_run, connection=connection, clock=clock)
+    hub_deploy.run(final, ui, hub_deploy.Options(dry_run=dry_run, yes=True, clock=clock))
+    if address:
+        return f"the new hub's load balancer has {address}"
+    return "no hub.floating_ip: the new hub keeps its own load balancer's address"
+
+
+def _health(final: Environment, ui: Console, *, dry_run: bool, clock: Clock | None) -> str:
+    from .hub import health as hub_health
+
+    if dry_run:
+        ui.print("  would run hub.health on the new hub")
+        return "dry run"
+    result = hub_health.run(final, ui, clock=clock)
+    if not result.healthy:
+        raise OperationFailed(
+            f"the new hub is not healthy: {result.cause}",
+            f"{result.remedy}; then re-run cluster.replace (the old cluster is kept)",
+        )
+    return "; ".join(result.lines)
+
+
+def _offer_delete(environment: Environment, final: Environment, ui: Console) -> None:
+    old = environment.settings.cluster.name
+    ui.print(
+        f"  the new hub is healthy; the old cluster {old} remains (its volumes are the "
+        "users' and stay either way). Delete it with:\n"
+        f"    invoke cluster.replace --env {environment.name} "
+        f"--to {final.settings.cluster.name} --yes"
+    )
+
+
+def _delete_old(
+    environment: Environment,
+    ui: Console,
+    *,
+    dry_run: bool,
+    clock: Clock | None,
+    connection: Connection | None,
+) -> str:
+    from .cluster import delete as cluster_delete
+
+    cluster_delete.run(
+        environment, ui, yes=True, dry_run=dry_run, clock=clock, connection=connection
+    )
+    return f"{environment.settings.cluster.name} deleted"

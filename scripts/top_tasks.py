@@ -119,11 +119,17 @@ def destroy(
         "to": "the new cluster's name (cluster.name allows lower-case letters, digits and '-')",
         "dry_run": "print what would be made; change nothing",
         "grace": "seconds between the announcement and stopping users' servers (default 300)",
+        "yes": "delete the old cluster once the new hub is healthy (else it is kept)",
     }
 )
 @procedure
-def replace(
-    c: Context, env: str = "", to: str = "", dry_run: bool = False, grace: float = 300.0
+def replace(  # noqa: PLR0917 - invoke maps each keyword to an option
+    c: Context,
+    env: str = "",
+    to: str = "",
+    dry_run: bool = False,
+    grace: float = 300.0,
+    yes: bool = False,
 ) -> None:
     """A new cluster from the current config, users' servers, hub state and volumes moved."""
     from . import replace as procedure_module
@@ -133,7 +139,9 @@ def replace(
     if not to.strip():
         raise bad_option("--to", "needs the new cluster's name, e.g. --to jhub-2")
     environment, ui = session.begin(env, require_secrets=True)
-    procedure_module.run(environment, ui, new_name=to.strip(), dry_run=dry_run, grace=grace)
+    procedure_module.run(
+        environment, ui, new_name=to.strip(), dry_run=dry_run, grace=grace, yes=yes
+    )
 
 
 TASKS = [plan, doctor, deploy, status, destroy]
