@@ -487,8 +487,9 @@ def test_a_dry_run_changes_nothing(
 
 
 @pytest.mark.usefixtures("fake_hub")
-def test_interrupted_in_the_hub_state_step_a_re_run_restores_the_same_backup_once(
+def test_interrupted_in_the_hub_state_step_a_re_run_restores_the_same_backup_once(  # noqa: PLR0917
     old_env: loading.Environment,
+    kube: FakeKube,
     fake_cloud: FakeCloud,
     new_kube: FakeKube,
     config_dir: Path,
@@ -504,8 +505,13 @@ def test_interrupted_in_the_hub_state_step_a_re_run_restores_the_same_backup_onc
     backups = sorted((config_dir / f"{ENV}.backups").iterdir())
     assert [str(b) for b in backups] == [recorded["backup"]]
     hub_runtime(new_kube, tmp_path / "hub-new")
+    kube.clear_requests()
+    sleeps = len(fake_cloud.clock.sleeps)
 
     finish(old_env, fake_cloud)
+    # Step 3 was recorded: no second announcement, grace period or pod deletion.
+    assert [r for r in kube.mutating_requests() if r.method == "DELETE"] == []
+    assert 30 not in fake_cloud.clock.sleeps[sleeps:]
     # The same backup, not a second one; its database is in the new hub.
     assert sorted((config_dir / f"{ENV}.backups").iterdir()) == backups
     assert db_users(tmp_path / "hub-new") == ["hub-old"]
