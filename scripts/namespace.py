@@ -18,7 +18,7 @@ from .hub.tasks import ns as hub
 from .lb.tasks import ns as lb
 from .local.tasks import ns as local
 from .monitoring.tasks import ns as monitoring
-from .top_tasks import TASKS
+from .top_tasks import CLUSTER_TASKS, TASKS
 
 # Tasks whose procedure crosses areas: glue in the orchestration layer, names in the area.
 lb.add_task(cross_area_tasks.lb_recreate)
@@ -27,6 +27,11 @@ local.add_task(cross_area_tasks.local_up)
 
 def build() -> Collection:
     namespace = Collection(*TASKS)
+    # Cross-area procedures that read as cluster tasks (their code is top-level, beside
+    # orchestrate.py, since areas do not import each other).
+    for cross_area in CLUSTER_TASKS:
+        if cross_area.name not in cluster.tasks:
+            cluster.add_task(cross_area)
     for area in (config, cluster, hub, monitoring, gpu, lb, local):
         namespace.add_collection(area)
     options.check_every_task(namespace)

@@ -143,6 +143,26 @@ def release_jobs(
 RELEASES = ("hub", "monitoring", "gpu-operator")
 
 
+def cluster_fixes(
+    environment: Environment, ui: Console, *, dry_run: bool, clock: Clock | None
+) -> None:
+    """The fixes `deploy` makes once every node group exists, in one go (cluster.replace
+    creates its cluster whole, so it needs no step graph): the heat autoscaler's bounds
+    for the extra groups and the Cinder CSI toleration for GPU nodes."""
+    from .cluster import autoscaler
+    from .gpu import fix_csi
+
+    cluster = environment.settings.cluster
+    groups = cluster.all_node_groups()
+    if cluster.driver == "heat" and groups:
+        # The heat driver only tells its autoscaler about default-worker.
+        limits = {group.name: (group.min_nodes, group.max_nodes) for group in groups}
+        api = kube.api_client(environment.kubeconfig)
+        autoscaler.ensure_limits(api, limits, ui, Changes(ui, dry_run))
+    if cluster.gpu.enabled:
+        fix_csi.fix_csi(environment, ui, dry_run=dry_run, timeout=CSI_TIMEOUT, clock=clock)
+
+
 def deploy_graph(settings: Settings) -> list[tuple[str, tuple[str, ...]]]:
     """The steps of `deploy` and what each waits for (names only; also the benchmark's input).
 
@@ -375,10 +395,19 @@ def destroy(
     dry_run: bool = False,
     clock: Clock | None = None,
     connection: Connection | None = None,
+    backup: bool = True,
 ) -> None:
-    """Hub (certificate backed up first), monitoring, GPU operator, load balancers, cluster."""
+    """Hub (hub.backup and certificate first), monitoring, GPU operator, load balancers, cluster."""
     with using(clock):
-        _destroy(environment, ui, yes=yes, dry_run=dry_run, clock=clock, connection=connection)
+        _destroy(
+            environment,
+            ui,
+            yes=yes,
+            dry_run=dry_run,
+            clock=clock,
+            connection=connection,
+            backup=backup,
+        )
 
 
 def _destroy(
@@ -389,6 +418,7 @@ def _destroy(
     dry_run: bool,
     clock: Clock | None,
     connection: Connection | None,
+    backup: bool,
 ) -> None:
     from .cluster import delete as cluster_delete
     from .hub import uninstall as hub_uninstall
@@ -396,7 +426,10 @@ def _destroy(
     settings = environment.settings
     keeps_cluster = settings.cluster.driver == "existing"
     ui.heading(f"destroy --env {environment.name} removes:")
-    ui.print(f"  the hub release {settings.hub.release} (its certificate is backed up first)")
+    ui.print(
+        f"  the hub release {settings.hub.release} (its certificate is backed up first"
+        + (", and a hub.backup of its database and session secrets)" if backup else ")")
+    )
     others = _optional_releases(environment)
     for name, namespace in others:
         ui.print(f"  the release {name} in namespace {namespace}")
@@ -415,7 +448,7 @@ def _destroy(
         raise bad_option("--yes", "required to destroy the above (or --dry-run to list it)")
 
     if environment.kubeconfig.exists():
-        hub_uninstall.run(environment, ui, dry_run=dry_run, yes=True)
+        hub_uninstall.run(environment, ui, dry_run=dry_run, yes=True, backup=backup)
         uninstall_releases(environment, ui, others, dry_run=dry_run)
     else:
         ui.print(f"  no kubeconfig at {environment.kubeconfig}: the releases go with the cluster")

@@ -99,16 +99,52 @@ def status(c: Context, env: str = "") -> None:
         **ENV_HELP,
         "yes": "really delete (without it, only the list of what would go)",
         "dry_run": "list what would be deleted; delete nothing",
+        "no_backup": "skip the hub.backup taken before the hub goes (its database is then lost)",
     }
 )
 @procedure
-def destroy(c: Context, env: str = "", yes: bool = False, dry_run: bool = False) -> None:
-    """Remove hub (certificate backed up), monitoring, GPU operator, load balancers, cluster."""
+def destroy(
+    c: Context, env: str = "", yes: bool = False, dry_run: bool = False, no_backup: bool = False
+) -> None:
+    """Remove hub (backed up first), monitoring, GPU operator, load balancers, cluster."""
     from . import orchestrate
     from .core import session
 
     environment, ui = session.begin(env, require_secrets=False)
-    orchestrate.destroy(environment, ui, yes=yes, dry_run=dry_run)
+    orchestrate.destroy(environment, ui, yes=yes, dry_run=dry_run, backup=not no_backup)
+
+
+@task(
+    help={
+        **ENV_HELP,
+        "to": "the new cluster's name (cluster.name allows lower-case letters, digits and '-')",
+        "dry_run": "print what would be made; change nothing",
+        "grace": "seconds between the announcement and stopping users' servers (default 300)",
+        "yes": "delete the old cluster once the new hub is healthy (else it is kept)",
+    }
+)
+@procedure
+def replace(  # noqa: PLR0917 - invoke maps each keyword to an option
+    c: Context,
+    env: str = "",
+    to: str = "",
+    dry_run: bool = False,
+    grace: int = 300,
+    yes: bool = False,
+) -> None:
+    """A new cluster from the current config, users' servers, hub state and volumes moved."""
+    from . import replace as procedure_module
+    from .core import session
+    from .core.errors import bad_option
+
+    if not to.strip():
+        raise bad_option("--to", "needs the new cluster's name, e.g. --to jhub-2")
+    environment, ui = session.begin(env, require_secrets=True)
+    procedure_module.run(
+        environment, ui, new_name=to.strip(), dry_run=dry_run, grace=grace, yes=yes
+    )
 
 
 TASKS = [plan, doctor, deploy, status, destroy]
+# Registered in the cluster collection (scripts/namespace.py): `invoke cluster.replace`.
+CLUSTER_TASKS = [replace]

@@ -450,3 +450,87 @@ def test_reapplying_the_same_configuration_changes_nothing(kube: FakeKube) -> No
         )
         seen.append((applied["metadata"]["generation"], applied["metadata"]["resourceVersion"]))
     assert seen[0] == seen[1]
+
+
+# ------------------------------------------------------------------ exec
+
+
+def _exec_pod(
+    kube: FakeKube, name: str, *, node: str | None = "node-1", containers: int = 1
+) -> None:
+    spec: dict[str, Any] = {
+        "containers": [{"name": f"c{i}", "image": "x"} for i in range(containers)]
+    }
+    if node:
+        spec["nodeName"] = node
+    kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": spec,
+            "status": {"phase": "Running"},
+        }
+    )
+
+
+def _exec(kube: FakeKube, pod: str, command: list[str], **kwargs: Any) -> Any:
+    from kubernetes.stream import stream
+
+    return stream(
+        k8s.CoreV1Api(kube.api_client).connect_get_namespaced_pod_exec,
+        pod,
+        "default",
+        command=command,
+        stdin=False,
+        stdout=True,
+        stderr=True,
+        tty=False,
+        _preload_content=False,
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize(
+    ("node", "containers", "container", "message"),
+    [
+        (None, 1, None, "pod p does not have a host assigned"),
+        ("node-1", 2, None, "a container name must be specified for pod p, choose one of: [c0 c1]"),
+        ("node-1", 1, "other", "container other is not valid for pod p"),
+    ],
+)
+def test_exec_is_refused_as_the_api_server_refuses_it(
+    kube: FakeKube, node: str | None, containers: int, container: str | None, message: str
+) -> None:
+    _exec_pod(kube, "p", node=node, containers=containers)
+    extra = {"container": container} if container else {}
+    with pytest.raises(k8s.ApiException) as refused:
+        _exec(kube, "p", ["true"], **extra)
+    assert "400 Bad Request" in str(refused.value)
+    assert message in str(refused.value)
+
+
+def test_exec_of_a_missing_pod_is_not_found(kube: FakeKube) -> None:
+    with pytest.raises(k8s.ApiException) as refused:
+        _exec(kube, "nowhere", ["true"])
+    assert '"reason": "NotFound"' in str(refused.value)
+
+
+def test_exec_carries_output_and_the_exit_code_in_the_status_channel(kube: FakeKube) -> None:
+    import sys
+
+    _exec_pod(kube, "p")
+    kube.on_exec("default", "p", lambda container, cmd: [sys.executable, "-c", cmd[1]])
+    session = _exec(
+        kube, "p", ["sh", "import sys; print('out'); sys.stderr.write('err'); sys.exit(3)"]
+    )
+    session.run_forever(timeout=30)
+    assert session.read_stdout() == "out\n"
+    assert session.read_stderr() == "err"
+    assert session.returncode == 3
+    # A program the "image" lacks: exit 127, as a runtime answers.
+    kube.on_exec("default", "p", lambda container, cmd: None)
+    missing = _exec(kube, "p", ["nope"])
+    missing.run_forever(timeout=30)
+    assert missing.returncode == 127
+    assert [e.command[0] for e in kube.execs] == ["sh", "nope"]

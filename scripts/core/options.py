@@ -25,7 +25,9 @@ _KIND_WORDS: dict[type, str] = {int: "a whole number", float: "a number"}
 
 
 def flag_of(argument: Argument) -> str:
-    name = str(argument.name).replace("_", "-")
+    # As invoke's parser names it (parser/context.py translate_underscores): `from_` (a
+    # keyword as a parameter) is --from.
+    name = str(argument.name).strip("_").replace("_", "-")
     return f"--{name}" if len(name) > 1 else f"-{name}"
 
 

@@ -56,3 +56,8 @@ def tls_backup_file(env: str) -> Path:
 
 def state_dir(env: str) -> Path:
     return config_dir() / f"{env}.state"
+
+
+def hub_backup_dir(env: str) -> Path:
+    """Where hub.backup (and hub.uninstall, destroy before they delete) write by default."""
+    return config_dir() / f"{env}.backups"

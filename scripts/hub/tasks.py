@@ -13,7 +13,14 @@ from invoke.tasks import task
 
 from ..core.options import ENV_HELP
 from ..core.runner import procedure
-from . import capacity_tasks, dns_tasks, health_tasks, usage_tasks, volumes_tasks
+from . import (
+    backup_tasks,
+    capacity_tasks,
+    dns_tasks,
+    health_tasks,
+    usage_tasks,
+    volumes_tasks,
+)
 from .tls import tasks as tls_tasks
 
 ENV = ENV_HELP  # the shared --env help (core.options)
@@ -199,16 +206,19 @@ def oauth_check(c: Context, env: str = "") -> None:
         "env": ENV,
         "dry-run": DRY_RUN,
         "yes": "uninstall without asking",
+        "no-backup": "skip the hub.backup taken first (database, session secrets, certificate)",
     }
 )
 @procedure
-def uninstall(c: Context, env: str = "", dry_run: bool = False, yes: bool = False) -> None:
-    """Remove the hub release after backing up its Let's Encrypt certificate."""
+def uninstall(
+    c: Context, env: str = "", dry_run: bool = False, yes: bool = False, no_backup: bool = False
+) -> None:
+    """Remove the hub release after a hub.backup and a copy of its Let's Encrypt certificate."""
     from ..core import session
     from . import uninstall as procedure_module
 
     environment, ui = session.begin(env, require_secrets=False)
-    procedure_module.run(environment, ui, dry_run=dry_run, yes=yes)
+    procedure_module.run(environment, ui, dry_run=dry_run, yes=yes, backup=not no_backup)
 
 
 ns = Collection(
@@ -225,6 +235,7 @@ ns = Collection(
 )
 
 # Procedures kept in modules of their own add their tasks to the same collection.
+backup_tasks.register(ns)
 capacity_tasks.register(ns)
 dns_tasks.register(ns)
 health_tasks.register(ns)

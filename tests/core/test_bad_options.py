@@ -37,7 +37,8 @@ def _options() -> list[tuple[str, str, type, bool]]:
     found = []
     for name in sorted(namespace.task_names):
         for argument in namespace[name].get_arguments():
-            flag = "--" + str(argument.name).replace("_", "-")
+            # invoke's parser/context.py translate_underscores: `from_` is --from.
+            flag = "--" + str(argument.name).strip("_").replace("_", "-")
             found.append((name, flag, argument.kind, bool(argument.takes_value)))
     return found
 

@@ -35,8 +35,10 @@ EXAMPLE_KEYS = [
 # Options a task needs before it reaches its environment.
 NEEDS = {
     "cluster.autoscaler": ["--nodegroup", "gpu-worker", "--min", "0", "--max", "2"],
+    "cluster.replace": ["--to", "jhub-2"],
     "hub.approve": ["--names", "alice"],
     "hub.reject": ["--names", "alice"],
+    "hub.restore": ["--from", "hub-backup.json"],
     "hub.tls-secret": ["--cert", "cert.pem", "--key", "key.pem"],
     "monitoring.dashboards": ["--apply"],
 }

@@ -312,8 +312,10 @@ def test_certificate_survives_uninstall_and_reinstall(
     payload = b'{"letsencrypt": {"Certificates": [{"domain": {"main": "jupyter.example.org"}}]}}'
     kube.create(acme_secret(payload))
 
-    removed = run_task("hub.uninstall", "--env", ENV, "--yes")
+    # The database backup taken first is tested in test_backup.py (it needs a real hub).
+    removed = run_task("hub.uninstall", "--env", ENV, "--yes", "--no-backup")
     assert removed.code == 0, removed.err
+    assert "No hub backup (--no-backup)" in removed.out
     assert fake_helm.releases() == {}
     backup = hub_env.folder / f"{ENV}.tls-backup.yaml"
     assert stat.S_IMODE(backup.stat().st_mode) == 0o600
@@ -360,6 +362,8 @@ def test_uninstall_dry_run_says_what_it_would_delete(
     assert result.code == 0, result.err
     assert "hub database" in result.out
     assert "would back up Secret jhub/proxy-public-tls-acme" in result.out
+    assert "would back up the hub (database, session secrets, certificate) to" in result.out
+    assert not (hub_env.folder / f"{ENV}.backups").exists()
     assert "would helm uninstall jhub --namespace jhub" in result.out
     assert "uninstall" not in fake_helm.commands()
     assert not (hub_env.folder / f"{ENV}.tls-backup.yaml").exists()

@@ -131,7 +131,7 @@ def test_uninstall_removes_them_with_the_hub(
     run_task: Run, cluster: Path, kube: FakeKube, fake_helm: FakeHelm
 ) -> None:
     assert run_task("hub.deploy", "--env", ENV, "--yes").code == 0
-    result = run_task("hub.uninstall", "--env", ENV, "--yes")
+    result = run_task("hub.uninstall", "--env", ENV, "--yes", "--no-backup")
     assert result.code == 0, result.err
     assert kube.get("statefulsets", "user-placeholder-gpu", "jhub") is None
 

@@ -129,7 +129,12 @@ def seconds(text):
 
 namespace = option("--namespace") or option("-n") or "default"
 lock = open(home / "helm.lock", "w")
-state_path = home / "releases.json"
+# Real helm keeps release records as Secrets in the cluster it talks to (helm
+# pkg/storage/driver/secrets.go, read at 02ad2b11); a kubeconfig given its own
+# cluster (FakeHelm.separate) gets its own records, every other one shares releases.json.
+clusters_path = home / "clusters.json"
+separate = json.loads(clusters_path.read_text()) if clusters_path.exists() else {}
+state_path = home / separate.get(option("--kubeconfig") or "", "releases.json")
 
 def load():
     return json.loads(state_path.read_text()) if state_path.exists() else {}
@@ -447,18 +452,25 @@ class FakeHelm:
     def rollbacks(self) -> list[dict[str, Any]]:
         return [call for call in self.calls() if call["argv"][0] == "rollback"]
 
-    def _state(self) -> dict[str, Any]:
-        state = self.home / "releases.json"
+    def separate(self, kubeconfig: Path, cluster: str) -> None:
+        """Give the cluster behind `kubeconfig` release records of its own (`releases(cluster)`)."""
+        path = self.home / "clusters.json"
+        mapping = json.loads(path.read_text()) if path.exists() else {}
+        mapping[str(kubeconfig)] = f"releases-{cluster}.json"
+        path.write_text(json.dumps(mapping))
+
+    def _state(self, cluster: str | None = None) -> dict[str, Any]:
+        state = self.home / (f"releases-{cluster}.json" if cluster else "releases.json")
         return json.loads(state.read_text()) if state.exists() else {}
 
     def _save(self, state: dict[str, Any]) -> None:
         (self.home / "releases.json").write_text(json.dumps(state))
 
-    def releases(self) -> dict[str, Any]:
+    def releases(self, cluster: str | None = None) -> dict[str, Any]:
         """Each release as its last revision: name, namespace, chart, version, revision,
-        values, status."""
+        values, status (of a cluster given its own records by `separate`)."""
         found = {}
-        for key, release in self._state().items():
+        for key, release in self._state(cluster).items():
             last = release["revisions"][-1]
             found[key] = {
                 "name": release["name"],

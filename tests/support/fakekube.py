@@ -47,6 +47,11 @@ What it does like a real API server (the rules, with the upstream file each foll
   ``/api/v1/namespaces[/{name}]`` as a namespace prefix — patched below); pod logs
   (``/api/v1/namespaces/{ns}/pods/{name}/log``) served from :meth:`FakeKube.set_pod_log`
   as ``text/plain`` (kmock would answer the pod's JSON).
+* **exec** (``pods/{name}/exec`` over a websocket, subprotocol ``v4.channel.k8s.io``): the API
+  server's refusals (missing pod, container not named or not in the pod, no node), then the
+  command runs as a local process chosen by :meth:`FakeKube.on_exec` (the test plays the
+  container runtime), its output and exit code on the channels; :attr:`FakeKube.execs` lists
+  them (``Emulator._serve_exec`` has the sources).
 * Objects seeded with :meth:`FakeKube.create` stand for what is already in the cluster: they
   are defaulted like a write, but skip admission (their namespace need not exist).
 * Not emulated: other admission plugins, defaulting and validation of kinds this project
@@ -55,7 +60,7 @@ What it does like a real API server (the rules, with the upstream file each foll
   ``spec.selector`` and ``spec.template``), controllers (a Deployment never gets pods or status
   unless a test writes them), garbage collection by ownerReferences, ``/scale`` and
   ``/status`` subresources (a PATCH on them patches the main object, which happens to match
-  ``{"spec": {"replicas": n}}`` and ``{"status": …}`` bodies), exec/attach/port-forward,
+  ``{"spec": {"replicas": n}}`` and ``{"status": …}`` bodies), attach and port-forward,
   OpenAPI documents (helm needs ``--disable-openapi-validation`` to install here).
 * Kubernetes-client gotcha, same against a real server: ``read_namespaced_pod_log`` with
   the default ``_preload_content=True`` runs ``json.loads`` on the text, so a log that is
@@ -95,6 +100,7 @@ from kubernetes import client as k8s_client
 from tests.support import kube_protobuf, kube_rules
 
 T = TypeVar("T")
+_EXEC_PATH = re.compile(r"/api/v1/namespaces/([^/]+)/pods/([^/]+)/exec")
 NAMESPACES = kmock.resource("", "v1", "namespaces")
 
 # Transient faults at the wire (FakeKube.inject_faults). The API of a Magnum cluster sits
@@ -286,6 +292,21 @@ def _now() -> str:
     return datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@dataclass(frozen=True)
+class ExecCall:
+    """One exec the emulator accepted: where, and the command as the client sent it."""
+
+    namespace: str
+    pod: str
+    container: str
+    command: list[str]
+
+
+# (container, command) -> the local argv that plays the container's program, or None when the
+# "image" has no such program (exit 127).
+ExecHandler = Callable[[str, list[str]], list[str] | None]
+
+
 # --------------------------------------------------------------------------------------------
 # The emulator subclass
 # --------------------------------------------------------------------------------------------
@@ -295,6 +316,8 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
         self.pod_logs: dict[tuple[str, str, str | None], str] = {}
+        self.exec_handlers: dict[tuple[str, str], ExecHandler] = {}
+        self.exec_log: list[ExecCall] = []
         self._rv = itertools.count(1)
         self.last_rv = 0
         self.allocate = kube_rules.Allocator()
@@ -416,8 +439,110 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
                     kube_rules.Refusal(415, "UnsupportedMediaType", f"protobuf body: {error}")
                 )
             raw_request._read_bytes = json.dumps(decoded).encode()
+        exec_target = _EXEC_PATH.fullmatch(raw_request.path)
+        if exec_target is not None and raw_request.method == "GET":
+            return await self._serve_exec(raw_request, *exec_target.groups())
         response: aiohttp.web.StreamResponse = await super().__call__(raw_request)
         return response
+
+    # -- exec (pods/exec over a websocket) ---------------------------------------------------
+    async def _serve_exec(
+        self, raw_request: aiohttp.web.BaseRequest, namespace: str, pod_name: str
+    ) -> aiohttp.web.StreamResponse:
+        """`kubectl exec`'s protocol: kmock 0.8 has none, so it is served here.
+
+        Checks as the API server makes them before it proxies to the kubelet (kubernetes
+        master 008b3652 pkg/registry/core/pod/strategy.go: getPod, 404 for a missing pod;
+        validateContainer: with none named and several containers "a container name must
+        be specified for pod %s, choose one of: %s", a name not in the pod "container %s is
+        not valid for pod %s"; then streamLocation: no spec.nodeName "pod %s does not have
+        a host assigned"; all 400 BadRequest). Then the websocket subprotocol
+        v4.channel.k8s.io (apimachinery pkg/util/remotecommand/constants.go; apiserver
+        pkg/util/wsstream/conn.go): each frame's first byte is its channel (0 stdin,
+        1 stdout, 2 stderr, 3 error); channel 3 carries the final metav1.Status: Success,
+        or Failure with reason NonZeroExitCode and a cause {reason: ExitCode, message:
+        "<code>"} (what kubernetes-client/python 35.0.0 kubernetes/base/stream/ws_client.py
+        `returncode` reads: "Success", else details.causes[0].message as the exit code).
+        The "container runtime" is the test's:
+        FakeKube.on_exec maps the command to a local program, run as a real subprocess.
+        """
+        query = raw_request.query
+        pods = kmock.resource("", "v1", "pods")
+        async with self._lock:
+            try:
+                stored = self._stored(pods, namespace, pod_name)
+            except kube_rules.Refusal as refusal:
+                return self._refusal(refusal)
+            pod = copy.deepcopy(stored.raw)
+        containers = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
+        container = query.get("container") or ""
+        if not container:
+            if len(containers) != 1:
+                # Go's %s of a []string: [a b]
+                return self._bad_request(
+                    f"a container name must be specified for pod {pod_name}, choose one of: "
+                    f"[{' '.join(containers)}]"
+                )
+            container = containers[0]
+        if container not in containers:
+            return self._bad_request(f"container {container} is not valid for pod {pod_name}")
+        if not (pod.get("spec") or {}).get("nodeName"):
+            return self._bad_request(f"pod {pod_name} does not have a host assigned")
+        command = query.getall("command", [])
+        self.exec_log.append(ExecCall(namespace, pod_name, container, list(command)))
+        handler = self.exec_handlers.get((namespace, pod_name))
+        ws = aiohttp.web.WebSocketResponse(protocols=("v4.channel.k8s.io",), max_msg_size=0)
+        await ws.prepare(raw_request)  # type: ignore[arg-type]
+        local = handler(container, list(command)) if handler is not None else None
+        if local is None:
+            # What a runtime answers for a program the image does not have.
+            await self._exec_status(ws, 127)
+            await ws.close()
+            return ws
+        process = await asyncio.create_subprocess_exec(
+            *local,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+
+        async def pump(stream: asyncio.StreamReader | None, channel: int) -> None:
+            assert stream is not None
+            while chunk := await stream.read(65536):
+                await ws.send_bytes(bytes([channel]) + chunk)
+
+        async def feed() -> None:
+            assert process.stdin is not None
+            async for message in ws:
+                raw = message.data
+                data = raw.encode() if isinstance(raw, str) else raw
+                if isinstance(data, bytes) and data[:1] == b"\x00":
+                    process.stdin.write(data[1:])
+                    await process.stdin.drain()
+
+        feeder = asyncio.ensure_future(feed())
+        await asyncio.gather(pump(process.stdout, 1), pump(process.stderr, 2))
+        code = await process.wait()
+        feeder.cancel()
+        await self._exec_status(ws, code)
+        await ws.close()
+        return ws
+
+    @staticmethod
+    async def _exec_status(ws: aiohttp.web.WebSocketResponse, code: int) -> None:
+        status: dict[str, Any] = {"metadata": {}, "status": "Success"}
+        if code:
+            status = {
+                "metadata": {},
+                "status": "Failure",
+                "message": f"command terminated with non-zero exit code: exit status {code}",
+                "reason": "NonZeroExitCode",
+                "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]},
+            }
+        await ws.send_bytes(b"\x03" + json.dumps(status).encode())
+
+    def _bad_request(self, message: str) -> aiohttp.web.StreamResponse:
+        return self._refusal(kube_rules.Refusal(400, "BadRequest", message))
 
     async def _serve_version(self, request: kmock.Request) -> Any:
         # kmock 0.8 answers /api/v1 with groupVersion "/v1"; client-go's REST mapper then
@@ -1137,6 +1262,17 @@ class FakeKube:
 
     def clear_faults(self) -> None:
         self.emulator.faults = None
+
+    def on_exec(self, namespace: str, pod: str, handler: ExecHandler) -> None:
+        """Play the container runtime for execs into one pod: ``handler(container, command)``
+        answers the local argv to run (stdin, stdout, stderr and the exit code are wired to
+        the exec's channels), or None for a program the image lacks."""
+        self.emulator.exec_handlers[(namespace, pod)] = handler
+
+    @property
+    def execs(self) -> list[ExecCall]:
+        """Every exec accepted, in order."""
+        return list(self.emulator.exec_log)
 
     # -- request log -------------------------------------------------------------------------
     @property

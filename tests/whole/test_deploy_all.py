@@ -116,7 +116,13 @@ def test_destroy_needs_yes_and_lists_what_goes(
     assert refused.code == 2 and "option --yes" in refused.err
     assert "the hub release jhub" in refused.out
     assert fake_helm.releases() and all(c["argv"][0] != "uninstall" for c in fake_helm.calls())
-    result = run_task("destroy", "--env", ENV, "--yes")
+    # Without a hub that answers exec, the backup taken first fails and nothing goes.
+    kept = run_task("destroy", "--env", ENV, "--yes")
+    assert kept.code == 1
+    assert "the backup before removing the hub failed" in kept.err
+    assert "--no-backup" in kept.err
+    assert fake_helm.releases() and all(c["argv"][0] != "uninstall" for c in fake_helm.calls())
+    result = run_task("destroy", "--env", ENV, "--yes", "--no-backup")
     assert result.code == 0, result.err
     assert fake_helm.releases() == {}
 

@@ -4,7 +4,7 @@ Each step is the real `invoke` command, run in this process (`run_task`) instead
 subprocess, so the fake cloud, the Kubernetes emulator and the recording helm answer it.
 The only help the harness gives: once Magnum made the cluster, its API address is
 pointed at the emulator and the emulator is seeded with what the chart's controllers
-would have produced (`tests.whole.test_deploy_drivers.seed`), as in the driver tests.
+would have produced (`tests.support.driver_clusters.seed`), as in the driver tests.
 `hub.health` needs a JupyterHub answering on the hub's public URL, which none of the
 fakes is (tests/hub/test_health.py runs it against the real component): the harness
 records it as passed without running it.
@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from scripts import smoke
-from tests.cluster.conftest import CLUSTER, merge
+from tests.cluster.conftest import CLUSTER, HEAT_IMAGE, merge
 from tests.conftest import TaskRun
 from tests.support.clock import FakeClock
 from tests.support.driver_clusters import seed
@@ -44,7 +44,9 @@ def smoke_env(
     path = config_dir / f"{ENV}.yaml"
     config = yaml.safe_load(path.read_text())
     config["cloud"] = "fake"
-    config["cluster"] = merge(merge(CLUSTER, {"driver": "heat"}), SMALLEST)
+    # A Fedora CoreOS image: Magnum hands those to the heat driver (cluster preflight).
+    heat = {"driver": "heat", "image": HEAT_IMAGE}
+    config["cluster"] = merge(merge(CLUSTER, heat), SMALLEST)
     config["hub"]["floating_ip"] = None
     # No GPU group, so no GPU profile either (config.check refuses one without the other).
     config["hub"]["profiles"] = [p for p in config["hub"]["profiles"] if not p.get("gpus")]
@@ -124,7 +126,7 @@ def test_success_path_deploys_checks_destroys_and_reports_durations(
     # The harness's clock lets each command take 60 s (deploy: cluster.deploy + deploy).
     assert "✓ deploy 120.0s invoke deploy --env smoke-ci --no-health" in lines
     assert "✓ lb.doctor 60.0s invoke lb.doctor --env smoke-ci" in lines
-    assert "✓ destroy 60.0s invoke destroy --env smoke-ci --yes" in lines
+    assert "✓ destroy 60.0s invoke destroy --env smoke-ci --yes --no-backup" in lines
     assert "left in the project: nothing this run created" in lines
 
 

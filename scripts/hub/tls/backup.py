@@ -26,12 +26,17 @@ if TYPE_CHECKING:
 ACME_SECRET = "proxy-public-tls-acme"
 
 
+def portable_secret(api: ApiClient, namespace: str) -> dict[str, Any] | None:
+    """The certificate secret without what the cluster assigned; None when there is none."""
+    found = kube.read_secret_manifest(api, namespace, ACME_SECRET)
+    return None if found is None else _portable(found)
+
+
 def backup(api: ApiClient, namespace: str, path: Path, changes: Changes) -> bool:
     """Write the secret to path (0600); False when the cluster has no certificate yet."""
-    found = kube.read_secret_manifest(api, namespace, ACME_SECRET)
-    if found is None:
+    portable = portable_secret(api, namespace)
+    if portable is None:
         return False
-    portable = _portable(found)
     text = "# Let's Encrypt certificate of the hub: private key inside. Never commit.\n"
     text += yaml.safe_dump(portable, sort_keys=False)
     changes.make(f"back up Secret {namespace}/{ACME_SECRET} to {path}", lambda: _write(path, text))
@@ -91,7 +96,16 @@ def restore(
         return "present"
     if not path.exists():
         return "no backup"
-    manifest = read_backup(path)
+    return restore_manifest(api, namespace, read_backup(path), changes)
+
+
+def restore_manifest(
+    api: ApiClient, namespace: str, manifest: dict[str, Any], changes: Changes
+) -> Literal["restored", "present"]:
+    """Create the secret from a portable manifest when the cluster has no certificate."""
+    if kube.read_secret_manifest(api, namespace, ACME_SECRET) is not None:
+        return "present"
+    manifest = {**manifest, "metadata": {**manifest["metadata"]}}
     manifest["metadata"]["namespace"] = namespace
     manifest["metadata"]["name"] = ACME_SECRET
     kube.ensure(api, manifest, changes)

@@ -212,6 +212,10 @@ class Magnum(Neutron, Nova, Glance):
     def setup(self) -> None:
         self.templates: dict[str, dict[str, Any]] = {}
         self.clusters: dict[str, dict[str, Any]] = {}
+        # Where a cluster of this name serves its API once complete (a test's Kubernetes
+        # emulator); others get https://<a new public IP>:6443. Magnum reports it as the
+        # read-only api_address (magnum master magnum/api/controllers/v1/cluster.py).
+        self.api_address_for: dict[str, str] = {}
         self.nodegroups: dict[str, dict[str, Any]] = {}
         self._cas: dict[str, tuple[ec.EllipticCurvePrivateKey, x509.Certificate]] = {}
         self._ng_ids = itertools.count(1)
@@ -726,7 +730,8 @@ class Magnum(Neutron, Nova, Glance):
             status="CREATE_COMPLETE",
             status_reason="Stack CREATE completed successfully",
             health_status="HEALTHY",
-            api_address=f"https://{self._next_public_ip()}:6443",
+            api_address=self.api_address_for.get(cluster["name"])
+            or f"https://{self._next_public_ip()}:6443",
             coe_version=str(cluster["labels"].get("kube_tag", "v1.31.4")),
             container_version="1.7.22",
             discovery_url=None,
