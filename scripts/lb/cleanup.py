@@ -69,7 +69,7 @@ def run(
     inventory.require_managed_cluster(settings, "lb.cleanup")
     conn = conn if conn is not None else cloud.connect(settings)
     api = api if api is not None else kube.api_client(environment.kubeconfig)
-    found = inventory.read(conn, api, settings, clock=clock)
+    found = inventory.read(conn, api, settings, task="lb.cleanup", clock=clock)
     pinned = settings.hub.floating_ip
     outcome = Outcome()
 

@@ -79,7 +79,7 @@ def run(
     inventory.require_managed_cluster(settings, "lb.doctor")
     conn = conn if conn is not None else cloud.connect(settings)
     api = api if api is not None else kube.api_client(environment.kubeconfig)
-    found = inventory.read(conn, api, settings, clock=clock)
+    found = inventory.read(conn, api, settings, task="lb.doctor", clock=clock)
     context = Context(environment.name, environment.kubeconfig, settings)
     report = diagnose(found, context)
     show(found, report, context, ui)

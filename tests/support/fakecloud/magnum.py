@@ -27,6 +27,9 @@ from __future__ import annotations
 import copy
 import datetime
 import itertools
+import re
+import secrets
+import string
 import uuid
 from typing import Any, ClassVar
 
@@ -293,7 +296,16 @@ class Magnum(Neutron, Nova):
             raise ApiError(400, f"Unable to find network {body['external_network_id']}.")
         name = body.pop("name", None) or f"template-{uuid.uuid4().hex[:8]}"
         known = {*self._CT_DEFAULTS, "coe"}
-        template = self.add_template(name, **{k: v for k, v in body.items() if k in known})
+        fields = {k: v for k, v in body.items() if k in known}
+        if not fields.get("driver"):
+            # Magnum picks the driver from the image's os_distro property (openstack/magnum
+            # magnum/drivers/common/driver.py `get_driver`, stable/2026.1): Fedora CoreOS
+            # images go to the heat driver, the others (Ubuntu) here to magnum-capi-helm.
+            # The fake has no image store, so the image's name stands for its os_distro.
+            image = str(body.get("image_id") or "").lower()
+            coreos = "fedora-coreos" in image or "fcos" in image
+            fields["driver"] = "k8s_fedora_coreos_v1" if coreos else "k8s_capi_helm_v1"
+        template = self.add_template(name, **fields)
         return Reply(201, copy.deepcopy(template))
 
     def _ct_patch(self, req: Req, ident: str) -> Reply:
@@ -448,6 +460,41 @@ class Magnum(Neutron, Nova):
             cluster["status_reason"] = status_reason
         return cluster
 
+    @staticmethod
+    def is_capi_helm(tmpl: dict[str, Any]) -> bool:
+        return "capi_helm" in str(tmpl.get("driver") or "")
+
+    def _stack_id(self, tmpl: dict[str, Any], name: str) -> str:
+        """What each driver stores as the cluster's stack_id.
+
+        magnum-capi-helm: the Helm release name, `<sanitized name[:30]>-<short id>`,
+        lower case, set as the create starts (openstack/magnum-capi-helm
+        magnum_capi_helm/driver.py `_generate_release_name`, driver_utils.py
+        `sanitized_name`, a8b82c24; the 12-character id is magnum/common/short_id.py
+        `generate_id`, lower-case base32). heat: the Heat stack's uuid
+        (openstack/magnum magnum/drivers/heat/driver.py `create_cluster`, stable/2026.1).
+        """
+        if not self.is_capi_helm(tmpl):
+            return _new_id()
+        base = re.sub("[^a-z0-9]+", "-", name.lower()).strip("-")
+        alphabet = string.ascii_lowercase + "234567"
+        short = "".join(secrets.choice(alphabet) for _ in range(12))
+        return f"{base[:30]}-{short}".lower()
+
+    def controller_cluster_name(self, cluster_ident: str) -> str:
+        """The --cluster-name the cluster's openstack-cloud-controller-manager runs with.
+
+        heat: `--cluster-name=${CLUSTER_UUID}` (openstack/magnum magnum/drivers/common/
+        templates/kubernetes/fragments/kube-apiserver-to-kubelet-role.sh, stable/2026.1
+        9f9c4b9f). capi-helm: the cluster-addons chart's `cluster.name`, the Helm release
+        name (azimuth-cloud/capi-helm-charts charts/cluster-addons/templates/openstack/
+        ccm.yaml, 2c557a9a), which magnum-capi-helm makes the stack_id
+        (driver_utils.py `chart_release_name`).
+        """
+        cluster = self._cluster(cluster_ident)
+        tmpl = self.templates[cluster["cluster_template_id"]]
+        return str(cluster["stack_id"] if self.is_capi_helm(tmpl) else cluster["uuid"])
+
     def _new_cluster(self, body: dict[str, Any], tmpl: dict[str, Any]) -> dict[str, Any]:
         ident = _new_id()
         labels = body.get("labels")
@@ -455,7 +502,7 @@ class Magnum(Neutron, Nova):
             labels = copy.deepcopy(tmpl["labels"])
         elif body.get("merge_labels"):
             labels = {**tmpl["labels"], **labels}
-        stack = _new_id()
+        stack = body.get("stack_id") or self._stack_id(tmpl, str(body.get("name") or ""))
         cluster = {
             "uuid": ident,
             "name": body.get("name") or f"cluster-{uuid.uuid4().hex[:8]}",
@@ -547,7 +594,16 @@ class Magnum(Neutron, Nova):
             self._sync_servers(cluster, ng)
 
     def _sync_servers(self, cluster: dict[str, Any], ng: dict[str, Any]) -> None:
-        prefix = f"{cluster['name']}-{cluster['uuid'][:6]}-{ng['name']}-"
+        # Server names: heat's start with the stack name, `<cluster name>-<id>`; on
+        # capi-helm Cluster API names machines after the Helm release (the stack_id) and
+        # the node group (azimuth-cloud/capi-helm-charts charts/openstack-cluster/
+        # templates/_helpers.tpl `componentName`, node-group/machine-deployment.yaml,
+        # 2c557a9a).
+        tmpl = self.templates.get(cluster["cluster_template_id"], {})
+        if self.is_capi_helm(tmpl):
+            prefix = f"{cluster['stack_id']}-{ng['name']}-"
+        else:
+            prefix = f"{cluster['name']}-{cluster['uuid'][:6]}-{ng['name']}-"
         mine = sorted(
             (s for s in self.servers.values() if s["name"].startswith(prefix)),
             key=lambda s: s["name"],
