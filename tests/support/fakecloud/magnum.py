@@ -799,27 +799,29 @@ class Magnum(Neutron, Nova):
 
     @staticmethod
     def _validate_counts(ng: dict[str, Any]) -> None:
+        """`_validate_node_count` (openstack/magnum magnum/api/controllers/v1/nodegroup.py,
+        stable/2026.1 9f9c4b9f): NodeGroupInvalidInput, a `Conflict`, so 409, with the
+        message "%(attr)s for %(nodegroup)s is invalid (%(expl)s)."
+        (magnum/common/exception.py)."""
         lo, hi, n = ng["min_node_count"], ng["max_node_count"], ng["node_count"]
+
+        def invalid(attr: str, expl: str) -> ApiError:
+            return ApiError(409, f"{attr} for {ng['name']} is invalid ({expl}).")
+
         if hi is not None and hi < lo:
-            raise ApiError(
-                400,
-                f"Nodegroup {ng['name']} has invalid input for max_node_count:"
-                f" min_node_count ({lo}) should be less or equal to"
-                f" max_node_count ({hi})",
+            raise invalid(
+                "max_node_count",
+                f"min_node_count ({lo}) should be less or equal to max_node_count ({hi})",
             )
         if hi is not None and n > hi:
-            raise ApiError(
-                400,
-                f"Nodegroup {ng['name']} has invalid input for max_node_count:"
-                f" node_count ({n}) should be less or equal to"
-                f" max_node_count ({hi})",
+            raise invalid(
+                "max_node_count",
+                f"node_count ({n}) should be less or equal to max_node_count ({hi})",
             )
         if lo > n:
-            raise ApiError(
-                400,
-                f"Nodegroup {ng['name']} has invalid input for min_node_count:"
-                f" min_node_count ({lo}) should be less or equal to"
-                f" node_count ({n})",
+            raise invalid(
+                "min_node_count",
+                f"min_node_count ({lo}) should be less or equal to node_count ({n})",
             )
 
     def _nodegroup(self, cluster: dict[str, Any], ident: str) -> dict[str, Any]:
