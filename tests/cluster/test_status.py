@@ -22,7 +22,7 @@ def test_table_shows_every_node_group_with_bounds(
     result = run_task("cluster.status", "--env", ENV)
 
     assert result.code == 0, result.err
-    assert "cluster jhub-test: CREATE_COMPLETE (health HEALTHY)" in result.out
+    assert "cluster jhub-test: UPDATE_COMPLETE (health HEALTHY)" in result.out  # groups added
     rows = {line.split()[0]: line.split() for line in result.out.splitlines() if "│" in line}
     assert rows["gpu-worker"][:9] == [
         "gpu-worker", "│", "gpu", "│", "g1.large.a100", "│", "0", "│", "0..2",

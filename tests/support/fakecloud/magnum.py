@@ -75,6 +75,7 @@ class Magnum(Neutron, Nova):
         "cluster_update",
         "cluster_delete",
         "nodegroup",
+        "nodegroup_update",
     )
 
     def setup(self) -> None:
@@ -406,6 +407,11 @@ class Magnum(Neutron, Nova):
 
     def _cl_get(self, req: Req, ident: str) -> Reply:
         cluster = self._cluster(ident)
+        # Magnum's periodic status sync updates the node groups first, then the cluster
+        # (openstack/magnum-capi-helm magnum_capi_helm/driver.py `update_cluster_status`,
+        # a8b82c24), so reading the cluster also moves its node-group operations on.
+        for ng in self._groups(cluster["uuid"]):
+            self._poll(("nodegroup", ng["uuid"]))
         self._poll(("cluster", cluster["uuid"]))
         if cluster["uuid"] not in self.clusters:  # the poll completed a deletion
             raise ApiError(404, f"Cluster {ident} could not be found.")
@@ -877,15 +883,18 @@ class Magnum(Neutron, Nova):
         self._validate_counts(probe)
         ng = self._new_nodegroup(cluster, body)
         reason = self._take_failure("nodegroup", ng["name"])
+        self._cluster_busy(cluster)
 
         def done() -> None:
             if ng["uuid"] not in self.nodegroups:
                 return
             if reason is not None:
                 ng.update(status="CREATE_FAILED", status_reason=reason)
+                self._cluster_settled(cluster, reason)
                 return
             ng.update(status="CREATE_COMPLETE", status_reason=None)
             self._sync_servers(cluster, ng)
+            self._cluster_settled(cluster, None)
 
         self._schedule(("nodegroup", ng["uuid"]), done)
         return Reply(202, copy.deepcopy(ng))
@@ -900,13 +909,42 @@ class Magnum(Neutron, Nova):
         patched = self._json_patch(ng, req.body, internal=set(), allowed=allowed)
         self._validate_counts(patched)
         ng.update(patched, status="UPDATE_IN_PROGRESS", updated_at=self._ts())
+        self._cluster_busy(cluster)
+        reason = self._take_failure("nodegroup_update", ng["name"])
 
         def done() -> None:
-            if ng["uuid"] in self.nodegroups:
+            if ng["uuid"] not in self.nodegroups:
+                return
+            if reason is not None:
+                ng.update(status="UPDATE_FAILED", status_reason=reason)
+            else:
                 ng.update(status="UPDATE_COMPLETE", status_reason=None)
+            self._cluster_settled(cluster, reason)
 
         self._schedule(("nodegroup", ng["uuid"]), done)
         return Reply(202, copy.deepcopy(ng))
+
+    def _cluster_busy(self, cluster: dict[str, Any]) -> None:
+        """A node-group create or update moves the cluster to UPDATE_IN_PROGRESS
+        (openstack/magnum magnum/conductor/handlers/nodegroup_conductor.py
+        `nodegroup_create`/`nodegroup_update`, stable/2026.1 9f9c4b9f)."""
+        cluster.update(status="UPDATE_IN_PROGRESS", status_reason=None)
+
+    def _cluster_settled(self, cluster: dict[str, Any], reason: str | None) -> None:
+        """Back to UPDATE_COMPLETE once no node group is in progress; UPDATE_FAILED with
+        the reason when the group's operation failed (nodegroup_conductor.py sets both the
+        group's *_FAILED and the cluster's UPDATE_FAILED; magnum-capi-helm driver.py
+        `update_cluster_status` waits for every node group before settling the cluster).
+        UPDATE_FAILED is not terminal: ALLOWED_NODEGROUP_STATES in nodegroup_conductor.py
+        keeps node-group operations open there."""
+        if reason is not None:
+            cluster.update(status="UPDATE_FAILED", status_reason=reason)
+            return
+        busy = any(
+            str(ng["status"]).endswith("_IN_PROGRESS") for ng in self._groups(cluster["uuid"])
+        )
+        if not busy and cluster["status"] == "UPDATE_IN_PROGRESS":
+            cluster.update(status="UPDATE_COMPLETE", status_reason=None)
 
     def _ng_delete(self, req: Req, cluster_ident: str, ident: str) -> Reply:
         self._require(req, (1, 9), "delete")
