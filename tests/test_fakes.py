@@ -183,7 +183,8 @@ def test_nodegroups_via_magnumclient(fake_cloud: FakeCloud) -> None:
         ("default-worker", "worker", True),
     }
     assert not hasattr(listed[0], "max_node_count")  # summaries, like Magnum
-    with pytest.raises(magnum_exc.BadRequest):  # min_node_count > node_count (default 1)
+    # min_node_count > node_count (default 1): NodeGroupInvalidInput, a 409 Conflict in Magnum
+    with pytest.raises(magnum_exc.Conflict, match="min_node_count for gpu is invalid"):
         mc.nodegroups.create(
             cluster["uuid"],
             name="gpu",
@@ -225,7 +226,7 @@ def test_nodegroups_via_magnumclient(fake_cloud: FakeCloud) -> None:
             "default-worker",
             patch=[{"op": "replace", "path": "/node_count", "value": 9}],
         )
-    with pytest.raises(magnum_exc.BadRequest):
+    with pytest.raises(magnum_exc.Conflict):  # NodeGroupInvalidInput: 409
         mc.nodegroups.update(
             cluster["uuid"],
             "default-worker",
