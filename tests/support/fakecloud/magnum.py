@@ -384,8 +384,13 @@ class Magnum(Neutron, Nova):
             masters = [ng for ng in groups if ng["role"] == "master"]
             view["node_count"] = sum(ng["node_count"] for ng in workers)
             view["master_count"] = sum(ng["node_count"] for ng in masters)
-            view["node_addresses"] = [a for ng in workers for a in ng["node_addresses"]]
-            view["master_addresses"] = [a for ng in masters for a in ng["node_addresses"]]
+            # Only the heat driver fills these (from its stack outputs); magnum-capi-helm
+            # never sets node_addresses or master_addresses (magnum_capi_helm/driver.py,
+            # a8b82c24, writes neither), so they stay [] there.
+            tmpl = self.templates.get(cluster["cluster_template_id"], {})
+            if not self.is_capi_helm(tmpl):
+                view["node_addresses"] = [a for ng in workers for a in ng["node_addresses"]]
+                view["master_addresses"] = [a for ng in masters for a in ng["node_addresses"]]
         if summary:
             view = {k: view.get(k) for k in self._CLUSTER_SUMMARY}
         return view
@@ -607,7 +612,10 @@ class Magnum(Neutron, Nova):
         # 2c557a9a).
         tmpl = self.templates.get(cluster["cluster_template_id"], {})
         if self.is_capi_helm(tmpl):
-            prefix = f"{cluster['stack_id']}-{ng['name']}-"
+            # The control plane is one KubeadmControlPlane `<release>-control-plane`
+            # (capi-helm-charts control-plane/kubeadm-control-plane.yaml).
+            group = "control-plane" if ng["role"] == "master" else ng["name"]
+            prefix = f"{cluster['stack_id']}-{group}-"
         else:
             prefix = f"{cluster['name']}-{cluster['uuid'][:6]}-{ng['name']}-"
         mine = sorted(
