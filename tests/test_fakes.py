@@ -68,7 +68,8 @@ def test_cluster_create_polls_through_in_progress_to_complete(fake_cloud: FakeCl
     assert second.status_reason == "Stack CREATE completed successfully"
     assert second.api_address.startswith("https://") and second.api_address.endswith(":6443")
     assert second.labels["kube_tag"] == "v1.31.4"  # inherited from the template
-    assert len(second.node_addresses) == 2
+    # magnum-capi-helm (the default template's driver) never fills the address lists.
+    assert second.node_addresses == [] and second.master_addresses == []
 
     # The list is a summary, like Magnum's: no status_reason or api_address there.
     listed = fake_cloud.conn.session.get("https://magnum.fake.test/v1/clusters").json()["clusters"][
@@ -77,7 +78,8 @@ def test_cluster_create_polls_through_in_progress_to_complete(fake_cloud: FakeCl
     assert listed["status"] == "CREATE_COMPLETE" and "api_address" not in listed
     # Nodes exist as Nova servers once the cluster is complete.
     names = sorted(s.name for s in fake_cloud.conn.compute.servers())
-    assert len(names) == 3 and any("default-master" in n for n in names)
+    # capi-helm names them after the release (stack_id): `<stack_id>-control-plane-N`.
+    assert len(names) == 3 and any(n.startswith("hub-") and "-control-plane-" in n for n in names)
 
 
 def test_find_cluster_by_name_keeps_the_name_as_id(fake_cloud: FakeCloud) -> None:
@@ -183,7 +185,8 @@ def test_nodegroups_via_magnumclient(fake_cloud: FakeCloud) -> None:
         ("default-worker", "worker", True),
     }
     assert not hasattr(listed[0], "max_node_count")  # summaries, like Magnum
-    with pytest.raises(magnum_exc.BadRequest):  # min_node_count > node_count (default 1)
+    # min_node_count > node_count (default 1): NodeGroupInvalidInput, a 409 Conflict in Magnum
+    with pytest.raises(magnum_exc.Conflict, match="min_node_count for gpu is invalid"):
         mc.nodegroups.create(
             cluster["uuid"],
             name="gpu",
@@ -225,7 +228,7 @@ def test_nodegroups_via_magnumclient(fake_cloud: FakeCloud) -> None:
             "default-worker",
             patch=[{"op": "replace", "path": "/node_count", "value": 9}],
         )
-    with pytest.raises(magnum_exc.BadRequest):
+    with pytest.raises(magnum_exc.Conflict):  # NodeGroupInvalidInput: 409
         mc.nodegroups.update(
             cluster["uuid"],
             "default-worker",

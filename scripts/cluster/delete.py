@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from ..core import cloud
+from ..core import cloud, cloud_names
 from ..core.changes import Changes
 from ..core.console import Console
 from ..core.errors import BadInput, Problem, bad_option
@@ -29,17 +29,12 @@ if TYPE_CHECKING:
     from openstack.connection import Connection
 
 LB_TIMEOUT = 15 * 60.0
-CPO_FIP_DESCRIPTION = "Floating IP for Kubernetes external service "
 
 
 def is_service_lb(name: str, cluster: str) -> bool:
-    """kube_service_<cluster>_<namespace>_<service>, and not another cluster's.
-
-    Namespaces and Service names cannot contain '_', so exactly one must follow
-    the prefix; `kube_service_jhub_dev_ns_svc` belongs to cluster `jhub_dev`.
-    """
-    prefix = f"kube_service_{cluster}_"
-    return name.startswith(prefix) and name[len(prefix) :].count("_") == 1
+    """kube_service_<cluster>_<namespace>_<service>, and not another cluster's; `cluster`
+    is the cloud controller's --cluster-name (uuid on heat, stack_id on capi-helm)."""
+    return cloud_names.service_of(name, cluster) is not None
 
 
 @dataclass
@@ -79,13 +74,19 @@ def run(
         f"clusters named {config.name!r}",
         "openstack coe cluster delete UUID",
     )
+    live = magnum.cluster(str(summary["uuid"])) if summary is not None else None
+    # The Service load balancers carry the controller's name for the cluster, which
+    # only Magnum's record gives; without a cluster there are none of its left to find.
+    named = live is not None and (config.driver == "heat" or bool(live.get("stack_id")))
+    provider = cloud_names.from_record(config.driver, live) if live and named else None
     balancers = cloud.call(
         "list load balancers", lambda: list(conn.load_balancer.load_balancers()), clock=clock
     )
     doomed = [
         Doomed(lb, floating_ips_on(conn, lb, clock))
         for lb in balancers
-        if is_service_lb(str(lb.name), config.name) or lb.name == diag_lb.lb_name(config.name)
+        if (provider is not None and is_service_lb(str(lb.name), provider.name))
+        or lb.name == diag_lb.lb_name(config.name)
     ]
     if summary is None and not doomed:
         with ui.step(f"cluster {config.name}") as step:
@@ -115,7 +116,7 @@ def run(
                 conn,
                 item,
                 pinned=settings.hub.floating_ip,
-                cluster=config.name,
+                cluster=provider.name if provider is not None else "",
                 ui=ui,
                 changes=changes,
                 clock=clock,
@@ -181,8 +182,8 @@ def delete_lb(
     for ip in item.addresses:
         address = str(ip.floating_ip_address)
         description = str(ip.description or "")
-        made_by_cloud_provider = description.startswith(CPO_FIP_DESCRIPTION) and (
-            f" from cluster {cluster}" in description
+        made_by_cloud_provider = bool(cluster) and cloud_names.made_for_cluster(
+            description, cluster
         )
         if address == pinned or not made_by_cloud_provider:
             ui.print(f"  floating IP {address} kept (not allocated by the cluster) — now free")

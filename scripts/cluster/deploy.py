@@ -175,6 +175,10 @@ def run(
             if dry_run:
                 step.planned("would change")
             else:
+                # The PATCH puts the cluster in UPDATE_IN_PROGRESS: wait before the next call.
+                watch.nodegroup_ready(
+                    magnum, uuid, str(default["uuid"]), ui, timeout=timeout, env=env, clock=clock
+                )
                 step.done("updated")
             if config.driver == "heat":
                 ui.warn(

@@ -49,6 +49,8 @@ def ensure(
     octavia = magnum.connection.load_balancer
     name = lb_name(str(cluster.get("name")))
     masters = [str(address) for address in cluster.get("master_addresses") or []]
+    if not masters and cluster.get("stack_id") and watch_ready(cluster):
+        masters = control_plane_addresses(magnum, str(cluster["stack_id"]), clock)
     if not masters:
         raise OperationFailed(
             f"cluster {cluster.get('name')} reports no master addresses "
@@ -260,6 +262,30 @@ def wait_active(octavia: Any, lb_id: str, name: str, ui: Console, clock: Clock |
             clock=clock,
             on_poll=lambda elapsed: line.update(f"{elapsed:.0f}s"),
         )
+
+
+def watch_ready(cluster: Obj) -> bool:
+    status = str(cluster.get("status", ""))
+    return status.endswith("_COMPLETE") or status in ("UPDATE_IN_PROGRESS", "UPDATE_FAILED")
+
+
+def control_plane_addresses(magnum: Magnum, stack_id: str, clock: Clock | None) -> list[str]:
+    """magnum-capi-helm leaves master_addresses empty (only the heat driver fills it);
+    its control-plane servers are the Cluster API machines `<stack_id>-control-plane-*`
+    (azimuth-cloud/capi-helm-charts openstack-cluster kubeadm-control-plane.yaml)."""
+    compute = magnum.connection.compute
+    servers = cloud.call(
+        "list the control-plane servers",
+        lambda: list(compute.servers(name=f"^{stack_id}-control-plane-")),
+        clock=clock,
+    )
+    return sorted(
+        str(entry["addr"])
+        for server in servers
+        for entries in (server.addresses or {}).values()
+        for entry in entries
+        if entry.get("addr") and entry.get("OS-EXT-IPS:type", "fixed") == "fixed"
+    )
 
 
 def remove(

@@ -76,7 +76,9 @@ def run(
         )
     status = str(cluster.get("status", ""))
     server = str(cluster.get("api_address") or "")
-    if not watch.ready(status) or not server:
+    # UPDATE_IN_PROGRESS (a node-group change) and UPDATE_FAILED (a failed node group)
+    # leave the control plane and its certificate authority as they were.
+    if not (watch.usable(status) or status == "UPDATE_IN_PROGRESS") or not server:
         raise OperationFailed(
             f"cluster {config.name} is {status} and has no API address yet",
             f"wait for CREATE_COMPLETE (`invoke cluster.status --watch --env {environment.name}`)",

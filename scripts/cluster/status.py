@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..core import cloud
+from ..core import cloud, cloud_names
 from ..core.console import Console
 from ..core.errors import OperationFailed
 from ..core.loading import Environment
@@ -48,6 +48,14 @@ def run(
         ui.print(
             f"driver 'existing': no Magnum cluster to show; `invoke cluster.check --env "
             f"{environment.name}` looks at the nodes through {environment.kubeconfig}"
+        )
+        ui.print(
+            "  cloud-provider cluster name "
+            + (
+                f"{config.cloud_provider_cluster_name} ({cloud_names.KEY})"
+                if config.cloud_provider_cluster_name
+                else f"not set ({cloud_names.KEY}; lb.* tasks need it)"
+            )
         )
         return None
     magnum = Magnum(connection or cloud.connect(settings), clock)
@@ -95,7 +103,7 @@ def read(magnum: Magnum, uuid: str) -> Snapshot:
     return Snapshot(cluster, groups)
 
 
-def show(ui: Console, snapshot: Snapshot, driver: str = "") -> None:
+def show(ui: Console, snapshot: Snapshot, driver: str) -> None:
     from rich.table import Table
 
     from .spec import default_bounds_from_labels
@@ -109,6 +117,12 @@ def show(ui: Console, snapshot: Snapshot, driver: str = "") -> None:
     )
     if cluster.get("api_address"):
         ui.print(f"  API {cluster['api_address']}, Kubernetes {cluster.get('coe_version') or '?'}")
+    if driver == "heat" or cluster.get("stack_id"):
+        name = cloud_names.from_record(driver, cluster)
+        ui.print(
+            f"  cloud-provider cluster name {name.name} (the cluster's {name.source}): its "
+            f"load balancers are kube_service_{name.name}_<namespace>_<service>"
+        )
     table = Table(show_edge=False, pad_edge=False)
     for column in ("node group", "role", "flavor", "nodes", "min..max", "status"):
         table.add_column(column, no_wrap=True)

@@ -5,8 +5,9 @@ Neutron; it has no node groups, so those go through python-magnumclient on the
 same keystoneauth session (one login, one token). Both SDKs are imported inside
 the functions so `invoke --list` never pays for them.
 
-`transient` decides what `core.waiting.retry` repeats: server errors, conflicts,
-dropped connections and Magnum's "*_IN_PROGRESS" refusals. Everything else is
+`transient` decides what `core.waiting.retry` repeats: server errors, dropped
+connections, the conflicts that pass by themselves (`PASSING_CONFLICTS`) and
+"*_IN_PROGRESS" refusals. Everything else, invalid node counts (409) included, is
 permanent and surfaces at once with the API's own message (`call`).
 """
 
@@ -134,8 +135,8 @@ def is_not_found(error: BaseException) -> bool:
 
 
 def transient(error: BaseException) -> bool:
-    """Worth another try: 5xx, 409, connection resets and timeouts, *_IN_PROGRESS, a
-    version discovery that found nothing."""
+    """Worth another try: 5xx, 429, passing conflicts, connection resets and timeouts,
+    a version discovery that found nothing."""
     from keystoneauth1 import exceptions as ksa
     from requests import exceptions as requests_errors
 
@@ -155,10 +156,26 @@ def transient(error: BaseException) -> bool:
     if _discovery_found_nothing(error):
         return True
     code = status_code(error)
-    if code is not None and (code >= 500 or code in (409, 429)):
+    if code is not None and (code >= 500 or code == 429):
         return True
-    # Magnum refuses changes while a stack operation runs (400 "... UPDATE_IN_PROGRESS").
-    return code is not None and "_IN_PROGRESS" in api_message(error)
+    if code is None:
+        return False
+    message = api_message(error)
+    if code == 409:
+        # Most conflicts never pass: Magnum's NodeGroupInvalidInput (bad node counts) and
+        # *AlreadyExists are 409 (openstack/magnum magnum/common/exception.py `Conflict`
+        # subclasses, stable/2026.1 9f9c4b9f), and so are Neutron's address clashes.
+        return any(passing in message for passing in PASSING_CONFLICTS)
+    return "_IN_PROGRESS" in message
+
+
+# The conflicts that go away by themselves, so are worth retrying:
+# - Magnum's ClusterAPIAddressUnavailable, "Cluster API address is not available yet",
+#   until the cluster is created (magnum/api/controllers/v1/nodegroup.py `post`);
+# - Octavia's ImmutableObject, "... is immutable and cannot be updated", while a load
+#   balancer is PENDING_* (openstack/octavia octavia/common/exceptions.py, code 409);
+# - any refusal naming a *_IN_PROGRESS state.
+PASSING_CONFLICTS = ("is not available yet", "immutable", "_IN_PROGRESS")
 
 
 def _discovery_found_nothing(error: BaseException) -> bool:

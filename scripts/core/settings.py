@@ -191,6 +191,10 @@ class Cluster(Strict):
     extra_labels: LabelMap = Field(default_factory=dict)
     diagnostic_lb: bool = False
     kubeconfig: str = ""
+    # Driver 'existing' only: the openstack-cloud-controller-manager's --cluster-name,
+    # which names the cluster's Octavia load balancers (`kube_service_<it>_...`). On the
+    # Magnum drivers it is read from Magnum (scripts/core/cloud_names.py).
+    cloud_provider_cluster_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{0,200}$")] = ""
     create_timeout_minutes: Annotated[int, Field(ge=5, le=600)] = 60
     gpu: GpuNodes = Field(default_factory=GpuNodes)
     node_groups: list[NodeGroup] = Field(default_factory=list)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..core import cloud, known_objects
+from ..core import cloud, cloud_names, known_objects
 from ..core.errors import OperationFailed
 from ..core.settings import Settings
 
@@ -20,15 +20,14 @@ PROXY_SERVICE = known_objects.Z2JH_PROXY_PUBLIC
 
 
 def load_balancer_name(cluster: str, namespace: str, service: str = PROXY_SERVICE) -> str:
-    """The name cloud-provider-openstack gives a Service's Octavia load balancer."""
-    return f"kube_service_{cluster}_{namespace}_{service}"
+    """The name cloud-provider-openstack gives a Service's Octavia load balancer; `cluster`
+    is the controller's --cluster-name (core.cloud_names), not the Magnum name."""
+    return cloud_names.load_balancer_name(cluster, namespace, service)
 
 
 def service_description(cluster: str, namespace: str, service: str = PROXY_SERVICE) -> str:
     """The description cloud-provider-openstack writes on a floating IP it attached."""
-    return (
-        f"Floating IP for Kubernetes external service {namespace}/{service} from cluster {cluster}"
-    )
+    return cloud_names.floating_ip_description(cluster, namespace, service)
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ def check(conn: Any, settings: Settings) -> FloatingIpState:
     """Free, or already on this hub's load balancer; anything else is an OperationFailed."""
     address = settings.hub.floating_ip
     assert address is not None, "check() is only called with a floating IP configured"
-    cluster, namespace = settings.cluster.name, settings.hub.namespace
+    namespace = settings.hub.namespace
     found = cloud.call(
         f"look up floating IP {address}",
         lambda: list(conn.network.ips(floating_ip_address=address)),
@@ -57,6 +56,8 @@ def check(conn: Any, settings: Settings) -> FloatingIpState:
     fip = found[0]
     if not fip.port_id:
         return FloatingIpState(address, "free", "allocated and not attached")
+    # Only an attached address needs the load balancer's name, and with it Magnum's record.
+    cluster = cloud_names.resolve(conn, settings, "hub.deploy's floating-IP check").name
     if _on_our_load_balancer(conn, fip, cluster, namespace):
         return FloatingIpState(address, "ours", "already on this hub's load balancer")
     raise OperationFailed(

@@ -67,7 +67,7 @@ def run(
     inventory.require_managed_cluster(settings, "lb.cleanup")
     conn = cloud.connect(settings)
     api = kube.api_client(environment.kubeconfig)
-    found = inventory.read(conn, api, settings, clock=clock)
+    found = inventory.read(conn, api, settings, task="lb.cleanup", clock=clock)
     pinned = settings.hub.floating_ip
     outcome = Outcome()
 

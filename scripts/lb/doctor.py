@@ -77,7 +77,7 @@ def run(
     inventory.require_managed_cluster(settings, "lb.doctor")
     conn = cloud.connect(settings)
     api = kube.api_client(environment.kubeconfig)
-    found = inventory.read(conn, api, settings, clock=clock)
+    found = inventory.read(conn, api, settings, task="lb.doctor", clock=clock)
     context = Context(environment.name, environment.kubeconfig, settings)
     report = diagnose(found, context)
     show(found, report, context, ui)

@@ -17,8 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..core import cloud, known_objects, kube
-from ..core.errors import BadInput, Problem
+from ..core import cloud, cloud_names, known_objects, kube
 from ..core.waiting import Clock
 
 if TYPE_CHECKING:
@@ -26,50 +25,29 @@ if TYPE_CHECKING:
 
     from ..core.settings import Settings
 
-PREFIX = "kube_service_"
-PROVIDER_DESCRIPTION = (
-    "Floating IP for Kubernetes external service {namespace}/{service} from cluster {cluster}"
-)
+PREFIX = cloud_names.LB_PREFIX
 HUB_SERVICE = known_objects.Z2JH_PROXY_PUBLIC
 # Octavia refuses changes and deletes while an operation runs on a load balancer.
 BUSY_PREFIX = "PENDING_"
 
-
-def balancer_name(cluster: str, namespace: str, service: str) -> str:
-    return f"{PREFIX}{cluster}_{namespace}_{service}"
+balancer_name = cloud_names.load_balancer_name
+service_of = cloud_names.service_of
 
 
 def provider_description(cluster: str, namespace: str, service: str) -> str:
-    return PROVIDER_DESCRIPTION.format(namespace=namespace, service=service, cluster=cluster)
-
-
-def service_of(name: str, cluster: str) -> tuple[str, str] | None:
-    """(namespace, service) for a load balancer of this cluster, else None.
-
-    Namespaces and Service names cannot contain '_', so exactly one must follow
-    the prefix: `kube_service_dev_ns_svc` is cluster `dev`'s, and not cluster
-    `dev_ns`'s, whose prefix it also starts with.
-    """
-    prefix = f"{PREFIX}{cluster}_"
-    rest = name[len(prefix) :] if name.startswith(prefix) else ""
-    if rest.count("_") != 1:
-        return None
-    namespace, service = rest.split("_")
-    return (namespace, service) if namespace and service else None
+    return cloud_names.floating_ip_description(cluster, namespace, service)
 
 
 def require_managed_cluster(settings: Settings, task: str) -> None:
-    """The Octavia names embed the cluster name this tool gave Magnum; with a cluster it
-    did not create that link is a guess, and a guess must not decide what to delete."""
+    """The Octavia names embed the cloud controller's --cluster-name: Magnum knows it for
+    the clusters it made; for driver 'existing' only the config can say (exit 2 without)."""
     if settings.cluster.driver == "existing":
-        raise BadInput(
-            Problem(
-                "cluster.driver",
-                f"'existing': {task} matches Octavia load balancers by the name Magnum gave "
-                "the cluster, which this tool does not know for a cluster it did not create; "
-                "allowed: capi-helm or heat",
-            )
-        )
+        cloud_names.configured(settings, task)
+
+
+def cluster_name(conn: Any, settings: Settings, task: str, clock: Clock | None = None) -> str:
+    """The <cluster> of this cluster's `kube_service_<cluster>_...` names."""
+    return cloud_names.resolve(conn, settings, task, clock=clock).name
 
 
 # ------------------------------------------------------------------ records
@@ -149,21 +127,25 @@ class Inventory:
             return ip.description == provider_description(
                 self.cluster, balancer.namespace, balancer.service
             )
-        suffix = f" from cluster {self.cluster}"
-        head = PROVIDER_DESCRIPTION.split("{namespace}", 1)[0]
-        return ip.description.startswith(head) and ip.description.endswith(suffix)
+        return cloud_names.made_for_cluster(ip.description, self.cluster)
 
 
 # ------------------------------------------------------------------ reading
 
 
-def read(conn: Any, api: ApiClient, settings: Settings, *, clock: Clock | None = None) -> Inventory:
-    cluster = settings.cluster.name
+def read(
+    conn: Any, api: ApiClient, settings: Settings, *, task: str, clock: Clock | None = None
+) -> Inventory:
+    cluster = cluster_name(conn, settings, task, clock)
+    # Server names: heat's start with the Magnum name, capi-helm's with the Helm release
+    # (the stack_id; capi-helm-charts openstack-cluster `componentName`), and for an
+    # existing cluster the controller's name is the best guess there is.
+    servers = settings.cluster.name if settings.cluster.driver == "heat" else cluster
     return Inventory(
         cluster=cluster,
         balancers=tuple(read_balancers(conn, cluster, clock=clock)),
         services=tuple(read_services(api)),
-        node_addresses=frozenset(_node_addresses(api) | _server_addresses(conn, cluster, clock)),
+        node_addresses=frozenset(_node_addresses(api) | _server_addresses(conn, servers, clock)),
         floating_ips=tuple(read_floating_ips(conn, clock=clock)),
     )
 

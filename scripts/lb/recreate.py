@@ -78,9 +78,8 @@ def run(
     api = kube.api_client(environment.kubeconfig)
     key = (hub.namespace, inventory.HUB_SERVICE)
     where = f"{hub.namespace}/{inventory.HUB_SERVICE}"
-    name = inventory.balancer_name(settings.cluster.name, *key)
-
-    found = inventory.read(conn, api, settings, clock=clock)
+    found = inventory.read(conn, api, settings, task="lb.recreate", clock=clock)
+    name = inventory.balancer_name(found.cluster, *key)
     service = inventory.read_service(api, *key)
     old = found.balancers_for(key)
     released = _addresses_to_release(found, old, hub.floating_ip)
@@ -149,7 +148,7 @@ def run(
 
     with ui.step(f"new load balancer {name}") as step:
         new = _wait_for_new_balancer(
-            conn, cluster=settings.cluster.name, key=key, name=name, ui=ui, clock=clock
+            conn, cluster=found.cluster, key=key, name=name, ui=ui, clock=clock
         )
         outcome.new_balancer = new.id
         step.done(f"ACTIVE, VIP {new.vip_address}")

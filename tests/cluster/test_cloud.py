@@ -74,18 +74,52 @@ def test_permanent_answers_are_not_retried(cloud: FakeCloud, make_env: EnvFactor
     assert "Unable to find flavor no-such-flavor" in core_cloud.api_message(bad_flavor)
 
 
-def test_conflicts_and_in_progress_refusals_are_transient() -> None:
-    conflict = magnum_errors.Conflict(message="A node group with name gpu already exists")
+def test_only_conflicts_that_pass_by_themselves_are_transient() -> None:
+    invalid = magnum_errors.Conflict(
+        message="min_node_count for gpu is invalid (min_node_count (3) should be less or "
+        "equal to node_count (1))."
+    )
+    exists = magnum_errors.Conflict(message="A node group with name gpu already exists")
+    no_api_yet = magnum_errors.Conflict(message="Cluster API address is not available yet")
+    lb_busy = openstack.exceptions.ConflictException(
+        message="Load Balancer abc is immutable and cannot be updated.", http_status=409
+    )
     busy = openstack.exceptions.BadRequestException(
         message="Bad request",
         details="Updating a cluster when status is UPDATE_IN_PROGRESS is not supported",
         http_status=400,
     )
     plain = openstack.exceptions.BadRequestException(message="bad", http_status=400)
-    assert core_cloud.transient(conflict)
+    assert not core_cloud.transient(invalid)
+    assert not core_cloud.transient(exists)
+    assert core_cloud.transient(no_api_yet)
+    assert core_cloud.transient(lb_busy)
     assert core_cloud.transient(busy)
     assert not core_cloud.transient(plain)
     assert not core_cloud.transient(ValueError("not from the cloud"))
+
+
+def test_invalid_node_counts_are_refused_once_with_magnums_409(
+    cloud: FakeCloud, make_env: EnvFactory
+) -> None:
+    """Magnum answers bad counts with NodeGroupInvalidInput (409): no minute of retries."""
+    environment = make_env()
+    magnum = Magnum(core_cloud.connect(environment.settings), cloud.clock)
+    made = cloud.add_cluster("jhub-test", node_count=1)
+    started = cloud.clock.monotonic()
+
+    with pytest.raises(OperationFailed) as failure:
+        magnum.update_nodegroup(
+            made["uuid"],
+            "default-worker",
+            [{"op": "replace", "path": "/min_node_count", "value": 3}],
+        )
+
+    assert "HTTP 409" in failure.value.cause
+    assert "min_node_count for default-worker is invalid" in failure.value.cause
+    assert "still failing after retries" not in failure.value.cause
+    assert cloud.count("PATCH", r"/nodegroups/") == 1
+    assert cloud.clock.monotonic() == started
 
 
 def test_call_retries_then_gives_one_clear_error(cloud: FakeCloud, make_env: EnvFactory) -> None:

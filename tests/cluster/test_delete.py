@@ -16,31 +16,61 @@ from tests.cluster.conftest import ENV, EnvFactory
 from tests.support.fakecloud import FakeCloud
 
 PINNED = "203.0.113.50"
-OURS = "kube_service_jhub-test_jhub_proxy-public"
-GRAFANA = "kube_service_jhub-test_prometheus_grafana"
-OTHER_CLUSTER = "kube_service_jhub-test-2_jhub_proxy-public"
-UNDERSCORED = "kube_service_jhub-test_x_jhub_proxy-public"  # cluster "jhub-test_x"
+# Named after the Magnum name, which is not what cloud-provider-openstack uses: not ours.
+MAGNUM_NAMED = "kube_service_jhub-test_jhub_proxy-public"
+HEAT = {"driver": "heat", "image": "fedora-coreos-40"}
 
 
-def cpo_description(service: str, cluster: str = "jhub-test") -> str:
+def cpo_description(service: str, cluster: str) -> str:
     return f"Floating IP for Kubernetes external service {service} from cluster {cluster}"
+
+
+def controller_name(cloud: FakeCloud) -> str:
+    """The --cluster-name, spelled out from the fake's record: the capi-helm stack_id, or
+    the uuid on heat (the template's driver says which)."""
+    (cluster,) = cloud.clusters.values()
+    template = cloud.templates[cluster["cluster_template_id"]]
+    return str(
+        cluster["uuid"] if template["driver"] == "k8s_fedora_coreos_v1" else cluster["stack_id"]
+    )
+
+
+def ours(cloud: FakeCloud) -> str:
+    return f"kube_service_{controller_name(cloud)}_jhub_proxy-public"
+
+
+def grafana(cloud: FakeCloud) -> str:
+    return f"kube_service_{controller_name(cloud)}_prometheus_grafana"
+
+
+def other_cluster(cloud: FakeCloud) -> str:
+    return f"kube_service_{controller_name(cloud)}-2_jhub_proxy-public"
+
+
+def underscored(cloud: FakeCloud) -> str:
+    return f"kube_service_{controller_name(cloud)}_x_jhub_proxy-public"  # cluster "<it>_x"
+
+
+def build_landscape(cloud: FakeCloud, make_env: EnvFactory, **cluster: Any) -> Environment:
+    """A deployed cluster, its Service LBs with floating IPs, and other clusters' LBs."""
+    environment = make_env(hub={"floating_ip": PINNED}, cluster={"diagnostic_lb": True, **cluster})
+    deploy.run(environment, Console(), clock=cloud.clock)
+    hub = cloud.add_load_balancer(ours(cloud), listeners=[("TCP", 443)], members=["10.0.0.20"])
+    cloud.add_floating_ip(PINNED, description="jupyter.example.org", port_id=hub["vip_port_id"])
+    lb = cloud.add_load_balancer(grafana(cloud), listeners=[("TCP", 80)])
+    cloud.add_floating_ip(
+        description=cpo_description("prometheus/grafana", controller_name(cloud)),
+        port_id=lb["vip_port_id"],
+    )
+    for name in (other_cluster(cloud), underscored(cloud), MAGNUM_NAMED):
+        cloud.add_load_balancer(name, listeners=[("TCP", 443)])
+    cloud.settle_all()
+    return environment
 
 
 @pytest.fixture
 def landscape(cloud: FakeCloud, make_env: EnvFactory) -> Environment:
-    """A deployed cluster, its Service LBs with floating IPs, and other clusters' LBs."""
-    environment = make_env(hub={"floating_ip": PINNED}, cluster={"diagnostic_lb": True})
-    deploy.run(environment, Console(), clock=cloud.clock)
-    hub = cloud.add_load_balancer(OURS, listeners=[("TCP", 443)], members=["10.0.0.20"])
-    cloud.add_floating_ip(PINNED, description="jupyter.example.org", port_id=hub["vip_port_id"])
-    grafana = cloud.add_load_balancer(GRAFANA, listeners=[("TCP", 80)])
-    cloud.add_floating_ip(
-        description=cpo_description("prometheus/grafana"), port_id=grafana["vip_port_id"]
-    )
-    for name in (OTHER_CLUSTER, UNDERSCORED):
-        cloud.add_load_balancer(name, listeners=[("TCP", 443)])
-    cloud.settle_all()
-    return environment
+    return build_landscape(cloud, make_env)
 
 
 def lb_names(cloud: FakeCloud) -> set[str]:
@@ -56,10 +86,11 @@ def test_without_yes_it_lists_and_stops(
 
     assert result.code == 2
     assert "option --yes: required" in result.err
-    for name in (OURS, GRAFANA, "jhub-test_master_in", "cluster jhub-test"):
+    for name in (ours(cloud), grafana(cloud), "jhub-test_master_in", "cluster jhub-test"):
         assert name in result.out
     assert PINNED in result.out
-    assert OTHER_CLUSTER not in result.out and UNDERSCORED not in result.out
+    assert other_cluster(cloud) not in result.out and underscored(cloud) not in result.out
+    assert MAGNUM_NAMED not in result.out
     assert len(cloud.mutating_calls()) == before
 
 
@@ -69,13 +100,22 @@ def test_dry_run_deletes_nothing(
     before = len(cloud.mutating_calls())
     result = run_task("cluster.delete", "--env", ENV, "--dry-run")
     assert result.code == 0, result.err
-    assert f"would delete load balancer {OURS}" in result.out
+    assert f"would delete load balancer {ours(cloud)}" in result.out
     assert len(cloud.mutating_calls()) == before
 
 
+@pytest.mark.parametrize("driver", [{}, HEAT], ids=["capi-helm", "heat"])
 def test_yes_deletes_service_lbs_then_the_cluster(
-    cloud: FakeCloud, landscape: Environment, capsys: pytest.CaptureFixture[str]
+    cloud: FakeCloud,
+    make_env: EnvFactory,
+    capsys: pytest.CaptureFixture[str],
+    driver: dict[str, str],
 ) -> None:
+    landscape = build_landscape(cloud, make_env, **driver)
+    (uuid,) = cloud.clusters
+    # heat: the controller runs with the uuid; capi-helm: with the release (stack_id).
+    assert (controller_name(cloud) == uuid) is (driver == HEAT)
+    keep = {other_cluster(cloud), underscored(cloud), MAGNUM_NAMED}
     start = len(cloud.log)
     grafana_ip = next(
         ip["floating_ip_address"]
@@ -85,7 +125,7 @@ def test_yes_deletes_service_lbs_then_the_cluster(
 
     delete.run(landscape, Console(), yes=True, clock=cloud.clock)
 
-    assert lb_names(cloud) == {OTHER_CLUSTER, UNDERSCORED}
+    assert lb_names(cloud) == keep
     assert cloud.clusters == {}
     addresses = {ip["floating_ip_address"]: ip for ip in cloud.floating_ips.values()}
     assert PINNED in addresses and addresses[PINNED]["port_id"] is None  # kept, now free
@@ -137,12 +177,13 @@ def test_existing_driver_is_never_deleted(
 @pytest.mark.parametrize(
     ("name", "mine"),
     [
-        (OURS, True),
-        (OTHER_CLUSTER, False),
-        (UNDERSCORED, False),
-        ("kube_service_jhub-test_", False),
+        ("kube_service_jhub-test-q3x7k2m9w4ab_jhub_proxy-public", True),
+        ("kube_service_jhub-test-q3x7k2m9w4ab-2_jhub_proxy-public", False),
+        ("kube_service_jhub-test-q3x7k2m9w4ab_x_jhub_proxy-public", False),
+        ("kube_service_jhub-test-q3x7k2m9w4ab_", False),
+        ("kube_service_jhub-test_jhub_proxy-public", False),
         ("jhub-test_master_in", False),
     ],
 )
 def test_service_lb_names(name: str, mine: bool) -> None:
-    assert delete.is_service_lb(name, "jhub-test") is mine
+    assert delete.is_service_lb(name, "jhub-test-q3x7k2m9w4ab") is mine

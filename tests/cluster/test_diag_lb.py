@@ -79,9 +79,16 @@ def test_a_replaced_master_is_swapped_in_both_pools(
     cloud: FakeCloud, three_masters: Environment
 ) -> None:
     ensure_lb(cloud, three_masters)
-    group = next(g for g in cloud.nodegroups.values() if g["name"] == "default-master")
-    old = group["node_addresses"][0]
-    group["node_addresses"][0] = "10.0.0.200"  # auto-healing replaced master-0
+    # capi-helm reports no master_addresses; its masters are the Cluster API machines
+    # `<stack_id>-control-plane-*` in Nova. Machine health checks replaced one of them.
+    (cluster,) = cloud.clusters.values()
+    prefix = f"{cluster['stack_id']}-control-plane-"
+    gone = sorted(s["name"] for s in cloud.servers.values() if s["name"].startswith(prefix))[0]
+    old = next(s for s in cloud.servers.values() if s["name"] == gone)["addresses"]["private"][0][
+        "addr"
+    ]
+    cloud.remove_server(gone)
+    cloud.add_server(f"{prefix}9", address="10.0.0.200")
 
     ensure_lb(cloud, three_masters)
 

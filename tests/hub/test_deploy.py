@@ -27,7 +27,6 @@ from tests.support.fakekube import FakeKube
 
 ENV = "dev"
 ADDRESS = "203.0.113.50"
-LB_NAME = "kube_service_jhub-example_jhub_proxy-public"
 Run = Callable[..., TaskRun]
 
 
@@ -56,6 +55,8 @@ def hub_env(  # noqa: PLR0917 - pytest passes fixtures by name
     monkeypatch: pytest.MonkeyPatch,
 ) -> HubEnv:
     fake_cloud.clouds_yaml(tmp_path, monkeypatch)
+    # The Magnum cluster the hub runs on (capi-helm, as the example config says).
+    fake_cloud.add_cluster("jhub-example")
     config = environments.example()
     config["cloud"] = "fake"
     config["hub"]["floating_ip"] = ADDRESS
@@ -227,15 +228,34 @@ def test_unallocated_floating_ip_is_named(
     assert fake_helm.upgrades() == []
 
 
-def test_floating_ip_already_on_our_load_balancer_is_fine(
+def test_a_second_deploy_finds_the_pinned_ip_on_the_load_balancer_named_by_stack_id(
     run_task: Run, hub_env: HubEnv, fake_helm: FakeHelm, fake_cloud: FakeCloud
 ) -> None:
-    balancer = fake_cloud.add_load_balancer(LB_NAME, listeners=[("TCP", 443)])
+    """After the first deploy the controller has moved the pinned address onto the load
+    balancer it named after its --cluster-name, the capi-helm cluster's stack_id, and left
+    the address's own description alone."""
+    (cluster,) = fake_cloud.clusters.values()
+    assert cluster["stack_id"].startswith("jhub-example-")  # <name[:30]>-<12 characters>
+    name = f"kube_service_{cluster['stack_id']}_jhub_proxy-public"
+    balancer = fake_cloud.add_load_balancer(name, listeners=[("TCP", 443)])
     fake_cloud.add_floating_ip(ADDRESS, port_id=balancer["vip_port_id"])
     result = run_task("hub.deploy", "--env", ENV)
     assert result.code == 0, result.err
     assert "already on this hub's load balancer" in result.out
     assert len(fake_helm.upgrades()) == 1
+
+
+def test_a_load_balancer_named_after_the_magnum_name_is_not_the_hubs(
+    run_task: Run, hub_env: HubEnv, fake_helm: FakeHelm, fake_cloud: FakeCloud
+) -> None:
+    balancer = fake_cloud.add_load_balancer(
+        "kube_service_jhub-example_jhub_proxy-public", listeners=[("TCP", 443)]
+    )
+    fake_cloud.add_floating_ip(ADDRESS, port_id=balancer["vip_port_id"])
+    result = run_task("hub.deploy", "--env", ENV)
+    assert result.code == 1
+    assert "not to this hub's load balancer" in result.err
+    assert fake_helm.upgrades() == []
 
 
 @pytest.mark.usefixtures("free_ip")

@@ -31,19 +31,23 @@ from tests.support.fakekube import FakeKube
 
 ENV = "dev"
 CLUSTER = "jhub-example"
+# The seeded Magnum record's stack_id, as magnum-capi-helm makes it: the sanitized name
+# cut at 30, a dash and 12 random characters (magnum_capi_helm/driver.py
+# `_generate_release_name`). cloud-provider-openstack runs with it as --cluster-name.
+STACK_ID = "jhub-example-q3x7k2m9w4ab"
 NAMESPACE = "jhub"
 HUB_SERVICE = "proxy-public"
-HUB_LB = f"kube_service_{CLUSTER}_{NAMESPACE}_{HUB_SERVICE}"
+HUB_LB = f"kube_service_{STACK_ID}_{NAMESPACE}_{HUB_SERVICE}"
 PINNED = "203.0.113.200"
 NODE_PORT = 30080
 FINALIZER = "service.kubernetes.io/load-balancer-cleanup"
 
 
-def lb_name(namespace: str, service: str, cluster: str = CLUSTER) -> str:
+def lb_name(namespace: str, service: str, cluster: str = STACK_ID) -> str:
     return f"kube_service_{cluster}_{namespace}_{service}"
 
 
-def provider_description(namespace: str, service: str, cluster: str = CLUSTER) -> str:
+def provider_description(namespace: str, service: str, cluster: str = STACK_ID) -> str:
     return (
         f"Floating IP for Kubernetes external service {namespace}/{service} from cluster {cluster}"
     )
@@ -124,8 +128,11 @@ class Scene:
         *,
         members: list[str] | None = None,
         status: str = "ACTIVE",
-        cluster: str = CLUSTER,
+        cluster: str | None = None,
     ) -> dict[str, Any]:
+        """A load balancer as the cluster's cloud controller makes it, named after the
+        fake's own record (uuid on heat, stack_id on capi-helm) unless `cluster` says."""
+        cluster = cluster or self.cloud.controller_cluster_name(CLUSTER)
         return self.cloud.add_load_balancer(
             lb_name(namespace, name, cluster),
             description=f"Kubernetes external service {namespace}/{name} from cluster {cluster}",
@@ -143,7 +150,9 @@ class Scene:
         description = ""
         if made_for:
             namespace, service = made_for.split("/")
-            description = provider_description(namespace, service)
+            description = provider_description(
+                namespace, service, self.cloud.controller_cluster_name(CLUSTER)
+            )
         return self.cloud.add_floating_ip(
             address, description=description, port_id=on["vip_port_id"] if on else None
         )
@@ -192,7 +201,7 @@ def scene(
     (config_dir / f"{ENV}.kubeconfig").write_text(kube.kubeconfig_path.read_text())
     (config_dir / f"{ENV}.kubeconfig").chmod(0o600)
 
-    fake_cloud.add_cluster(CLUSTER, node_count=2)
+    fake_cloud.add_cluster(CLUSTER, node_count=2, stack_id=STACK_ID)
     workers = []
     for server in fake_cloud.servers.values():
         address = server["addresses"]["private"][0]["addr"]
@@ -247,7 +256,8 @@ class CloudController:
             meta = service["metadata"]
             if not meta.get("deletionTimestamp"):
                 continue
-            if not self.scene.balancers_named(lb_name(meta["namespace"], meta["name"])):
+            name = lb_name(meta["namespace"], meta["name"], self._cluster_name)
+            if not self.scene.balancers_named(name):
                 self.scene.kube.patch(
                     "services", meta["name"], {"metadata": {"finalizers": None}}, meta["namespace"]
                 )
@@ -292,11 +302,17 @@ class CloudController:
                 or ingress
             ):
                 continue
-            name = lb_name(meta["namespace"], meta["name"])
+            name = lb_name(meta["namespace"], meta["name"], self._cluster_name)
             found = self.scene.balancers_named(name)
             if not found:
+                # cloud-provider-openstack pkg/openstack/loadbalancer.go (release-1.35
+                # a031201f): name `GetLoadBalancerName`, description at line 233.
                 self.scene.cloud.add_load_balancer(
                     name,
+                    description=(
+                        f"Kubernetes external service {meta['namespace']}/{meta['name']} "
+                        f"from cluster {self._cluster_name}"
+                    ),
                     listeners=[("TCP", 443)],
                     members=self._node_addresses(),
                     member_port=NODE_PORT,
@@ -321,6 +337,11 @@ class CloudController:
                 },
                 meta["namespace"],
             )
+
+    @property
+    def _cluster_name(self) -> str:
+        """The controller's --cluster-name, from the fake Magnum's own record."""
+        return self.scene.cloud.controller_cluster_name(CLUSTER)
 
     def _node_addresses(self) -> list[str]:
         return [

@@ -203,11 +203,10 @@ def test_other_clusters_load_balancers_are_none_of_its_business(scene: Scene) ->
     assert report.healthy
 
 
-@pytest.mark.parametrize("driver", ["existing"])
-def test_a_cluster_this_tool_did_not_create_is_refused_before_any_call(
-    scene: Scene, run_task: Run, driver: str
+def test_an_existing_cluster_without_the_controller_name_is_refused_before_any_call(
+    scene: Scene, run_task: Run
 ) -> None:
-    scene.config["cluster"]["driver"] = driver
+    scene.config["cluster"]["driver"] = "existing"
     scene.config["cluster"]["kubeconfig"] = str(scene.config_dir / f"{ENV}.kubeconfig")
     scene.write()
     scene.forget_requests()
@@ -215,8 +214,8 @@ def test_a_cluster_this_tool_did_not_create_is_refused_before_any_call(
     result = run_task("lb.doctor", "--env", ENV)
 
     assert result.code == 2
-    assert "cluster.driver: 'existing'" in result.err
-    assert "allowed: capi-helm or heat" in result.err
+    assert "cluster.cloud_provider_cluster_name: required by lb.doctor" in result.err
+    assert "--cluster-name" in result.err
     assert len(scene.cloud.log) == 0
     assert scene.kube.requests == []
 
@@ -224,3 +223,37 @@ def test_a_cluster_this_tool_did_not_create_is_refused_before_any_call(
 def test_help_says_what_the_exit_status_means(run_task: Run) -> None:
     result = run_task("--help", "lb.doctor")
     assert "0 when healthy, 1 when there are findings" in " ".join(result.out.split())
+
+
+def test_an_existing_cluster_is_read_by_the_configured_controller_name(
+    scene: Scene, run_task: Run
+) -> None:
+    scene.config["cluster"]["driver"] = "existing"
+    scene.config["cluster"]["kubeconfig"] = str(scene.config_dir / f"{ENV}.kubeconfig")
+    scene.config["cluster"]["cloud_provider_cluster_name"] = "kubernetes"
+    scene.write()
+    scene.balancer(NAMESPACE, HUB_SERVICE, cluster="kubernetes")
+    scene.balancer("teaching", "old-web", cluster="kubernetes")
+    scene.forget_requests()
+
+    result = run_task("lb.doctor", "--env", ENV)
+
+    assert result.code == 1
+    assert "orphaned load balancer kube_service_kubernetes_teaching_old-web" in result.out
+    assert scene.cloud.count(None, r"/v1/clusters") == 0  # Magnum is not asked
+
+
+def test_heat_load_balancers_are_named_by_the_cluster_uuid(scene: Scene, run_task: Run) -> None:
+    """Magnum's heat driver starts the controller with --cluster-name=<cluster uuid>."""
+    (uuid,) = scene.cloud.clusters
+    template = scene.cloud.templates[scene.cloud.clusters[uuid]["cluster_template_id"]]
+    template["driver"] = "k8s_fedora_coreos_v1"  # the template the heat driver serves
+    scene.config["cluster"]["driver"] = "heat"
+    scene.write()
+    scene.cloud.add_load_balancer(f"kube_service_{uuid}_teaching_old-web")
+    scene.forget_requests()
+
+    result = run_task("lb.doctor", "--env", ENV)
+
+    assert result.code == 1
+    assert f"orphaned load balancer kube_service_{uuid}_teaching_old-web" in result.out

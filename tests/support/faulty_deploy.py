@@ -183,8 +183,15 @@ def one_run(seed: int, workdir: Path, rate: float = RATE) -> RunResult:
                         connection=cloud.conn,
                     )
                     duplicates = count_duplicates(cloud, helm)
+                    # backup=False: the emulator plays no hub container to exec into
+                    # (hub.backup is tested against a real JupyterHub in tests/hub).
                     orchestrate.destroy(
-                        environment, Console(), yes=True, clock=cloud.clock, connection=cloud.conn
+                        environment,
+                        Console(),
+                        yes=True,
+                        clock=cloud.clock,
+                        connection=cloud.conn,
+                        backup=False,
                     )
             except (OperationFailed, BadInput) as failure:
                 # The releases' own errors are in their blocks; the summary only counts them.

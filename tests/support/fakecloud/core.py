@@ -448,8 +448,8 @@ class CloudCore:
         """Make the next operation of ``kind`` (optionally on the object named ``name``) end
         failed with ``reason``. The kinds are the services' ``FAILURE_KINDS`` (Magnum:
         ``cluster`` (CREATE_FAILED), ``cluster_update`` (UPDATE_FAILED), ``cluster_delete``
-        (DELETE_FAILED), ``nodegroup`` (CREATE_FAILED); Octavia: ``load_balancer``
-        (provisioning_status ERROR))."""
+        (DELETE_FAILED), ``nodegroup`` (CREATE_FAILED), ``nodegroup_update``
+        (UPDATE_FAILED); Octavia: ``load_balancer`` (provisioning_status ERROR))."""
         kinds = {k for cls in self.services() for k in vars(cls).get("FAILURE_KINDS", ())}
         if kind not in kinds:
             raise ValueError(f"kind must be one of {sorted(kinds)}")

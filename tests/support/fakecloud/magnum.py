@@ -31,6 +31,9 @@ from __future__ import annotations
 import copy
 import datetime
 import itertools
+import re
+import secrets
+import string
 import uuid
 from typing import Any, ClassVar
 
@@ -207,6 +210,7 @@ class Magnum(Neutron, Nova, Glance):
         "cluster_update",
         "cluster_delete",
         "nodegroup",
+        "nodegroup_update",
     )
 
     def setup(self) -> None:
@@ -485,7 +489,8 @@ class Magnum(Neutron, Nova, Glance):
         )
         name = body.pop("name", None) or f"template-{uuid.uuid4().hex[:8]}"
         known = {*self._CT_DEFAULTS, "coe"}
-        template = self.add_template(name, **{k: v for k, v in body.items() if k in known})
+        fields = {k: v for k, v in body.items() if k in known}
+        template = self.add_template(name, **fields)
         return Reply(201, copy.deepcopy(template))
 
     def _ct_patch(self, req: Req, ident: str) -> Reply:
@@ -563,8 +568,13 @@ class Magnum(Neutron, Nova, Glance):
             masters = [ng for ng in groups if ng["role"] == "master"]
             view["node_count"] = sum(ng["node_count"] for ng in workers)
             view["master_count"] = sum(ng["node_count"] for ng in masters)
-            view["node_addresses"] = [a for ng in workers for a in ng["node_addresses"]]
-            view["master_addresses"] = [a for ng in masters for a in ng["node_addresses"]]
+            # Only the heat driver fills these (from its stack outputs); magnum-capi-helm
+            # never sets node_addresses or master_addresses (magnum_capi_helm/driver.py,
+            # a8b82c24, writes neither), so they stay [] there.
+            tmpl = self.templates.get(cluster["cluster_template_id"], {})
+            if not self.is_capi_helm(tmpl):
+                view["node_addresses"] = [a for ng in workers for a in ng["node_addresses"]]
+                view["master_addresses"] = [a for ng in masters for a in ng["node_addresses"]]
         if summary:
             view = {k: view.get(k) for k in self._CLUSTER_SUMMARY}
         return view
@@ -586,6 +596,11 @@ class Magnum(Neutron, Nova, Glance):
 
     def _cl_get(self, req: Req, ident: str) -> Reply:
         cluster = self._cluster(ident)
+        # Magnum's periodic status sync updates the node groups first, then the cluster
+        # (openstack/magnum-capi-helm magnum_capi_helm/driver.py `update_cluster_status`,
+        # a8b82c24), so reading the cluster also moves its node-group operations on.
+        for ng in self._groups(cluster["uuid"]):
+            self._poll(("nodegroup", ng["uuid"]))
         self._poll(("cluster", cluster["uuid"]))
         if cluster["uuid"] not in self.clusters:  # the poll completed a deletion
             raise ApiError(404, f"Cluster {ident} could not be found.")
@@ -640,6 +655,41 @@ class Magnum(Neutron, Nova, Glance):
             cluster["status_reason"] = status_reason
         return cluster
 
+    @staticmethod
+    def is_capi_helm(tmpl: dict[str, Any]) -> bool:
+        return "capi_helm" in str(tmpl.get("driver") or "")
+
+    def _stack_id(self, tmpl: dict[str, Any], name: str) -> str:
+        """What each driver stores as the cluster's stack_id.
+
+        magnum-capi-helm: the Helm release name, `<sanitized name[:30]>-<short id>`,
+        lower case, set as the create starts (openstack/magnum-capi-helm
+        magnum_capi_helm/driver.py `_generate_release_name`, driver_utils.py
+        `sanitized_name`, a8b82c24; the 12-character id is magnum/common/short_id.py
+        `generate_id`, lower-case base32). heat: the Heat stack's uuid
+        (openstack/magnum magnum/drivers/heat/driver.py `create_cluster`, stable/2026.1).
+        """
+        if not self.is_capi_helm(tmpl):
+            return _new_id()
+        base = re.sub("[^a-z0-9]+", "-", name.lower()).strip("-")
+        alphabet = string.ascii_lowercase + "234567"
+        short = "".join(secrets.choice(alphabet) for _ in range(12))
+        return f"{base[:30]}-{short}".lower()
+
+    def controller_cluster_name(self, cluster_ident: str) -> str:
+        """The --cluster-name the cluster's openstack-cloud-controller-manager runs with.
+
+        heat: `--cluster-name=${CLUSTER_UUID}` (openstack/magnum magnum/drivers/common/
+        templates/kubernetes/fragments/kube-apiserver-to-kubelet-role.sh, stable/2026.1
+        9f9c4b9f). capi-helm: the cluster-addons chart's `cluster.name`, the Helm release
+        name (azimuth-cloud/capi-helm-charts charts/cluster-addons/templates/openstack/
+        ccm.yaml, 2c557a9a), which magnum-capi-helm makes the stack_id
+        (driver_utils.py `chart_release_name`).
+        """
+        cluster = self._cluster(cluster_ident)
+        tmpl = self.templates[cluster["cluster_template_id"]]
+        return str(cluster["stack_id"] if self.is_capi_helm(tmpl) else cluster["uuid"])
+
     def _new_cluster(self, body: dict[str, Any], tmpl: dict[str, Any]) -> dict[str, Any]:
         ident = _new_id()
         labels = body.get("labels")
@@ -647,7 +697,7 @@ class Magnum(Neutron, Nova, Glance):
             labels = copy.deepcopy(tmpl["labels"])
         elif body.get("merge_labels"):
             labels = {**tmpl["labels"], **labels}
-        stack = _new_id()
+        stack = body.get("stack_id") or self._stack_id(tmpl, str(body.get("name") or ""))
         cluster = {
             "uuid": ident,
             "name": body.get("name") or f"cluster-{uuid.uuid4().hex[:8]}",
@@ -741,7 +791,19 @@ class Magnum(Neutron, Nova, Glance):
             self._sync_servers(cluster, ng)
 
     def _sync_servers(self, cluster: dict[str, Any], ng: dict[str, Any]) -> None:
-        prefix = f"{cluster['name']}-{cluster['uuid'][:6]}-{ng['name']}-"
+        # Server names: heat's start with the stack name, `<cluster name>-<id>`; on
+        # capi-helm Cluster API names machines after the Helm release (the stack_id) and
+        # the node group (azimuth-cloud/capi-helm-charts charts/openstack-cluster/
+        # templates/_helpers.tpl `componentName`, node-group/machine-deployment.yaml,
+        # 2c557a9a).
+        tmpl = self.templates.get(cluster["cluster_template_id"], {})
+        if self.is_capi_helm(tmpl):
+            # The control plane is one KubeadmControlPlane `<release>-control-plane`
+            # (capi-helm-charts control-plane/kubeadm-control-plane.yaml).
+            group = "control-plane" if ng["role"] == "master" else ng["name"]
+            prefix = f"{cluster['stack_id']}-{group}-"
+        else:
+            prefix = f"{cluster['name']}-{cluster['uuid'][:6]}-{ng['name']}-"
         mine = sorted(
             (s for s in self.servers.values() if s["name"].startswith(prefix)),
             key=lambda s: s["name"],
@@ -939,7 +1001,7 @@ class Magnum(Neutron, Nova, Glance):
         if reason is None:
             return False
         ng.update(status=f"{what}_FAILED", status_reason=reason)
-        cluster.update(status="UPDATE_FAILED")
+        cluster.update(status="UPDATE_FAILED", status_reason=reason)
         return True
 
     # -- node groups
@@ -1006,27 +1068,29 @@ class Magnum(Neutron, Nova, Glance):
 
     @staticmethod
     def _validate_counts(ng: dict[str, Any]) -> None:
+        """`_validate_node_count` (openstack/magnum magnum/api/controllers/v1/nodegroup.py,
+        stable/2026.1 9f9c4b9f): NodeGroupInvalidInput, a `Conflict`, so 409, with the
+        message "%(attr)s for %(nodegroup)s is invalid (%(expl)s)."
+        (magnum/common/exception.py)."""
         lo, hi, n = ng["min_node_count"], ng["max_node_count"], ng["node_count"]
+
+        def invalid(attr: str, expl: str) -> ApiError:
+            return ApiError(409, f"{attr} for {ng['name']} is invalid ({expl}).")
+
         if hi is not None and hi < lo:
-            raise ApiError(
-                400,
-                f"Nodegroup {ng['name']} has invalid input for max_node_count:"
-                f" min_node_count ({lo}) should be less or equal to"
-                f" max_node_count ({hi})",
+            raise invalid(
+                "max_node_count",
+                f"min_node_count ({lo}) should be less or equal to max_node_count ({hi})",
             )
         if hi is not None and n > hi:
-            raise ApiError(
-                400,
-                f"Nodegroup {ng['name']} has invalid input for max_node_count:"
-                f" node_count ({n}) should be less or equal to"
-                f" max_node_count ({hi})",
+            raise invalid(
+                "max_node_count",
+                f"node_count ({n}) should be less or equal to max_node_count ({hi})",
             )
         if lo > n:
-            raise ApiError(
-                400,
-                f"Nodegroup {ng['name']} has invalid input for min_node_count:"
-                f" min_node_count ({lo}) should be less or equal to"
-                f" node_count ({n})",
+            raise invalid(
+                "min_node_count",
+                f"min_node_count ({lo}) should be less or equal to node_count ({n})",
             )
 
     def _nodegroup(self, cluster: dict[str, Any], ident: str) -> dict[str, Any]:
@@ -1086,15 +1150,18 @@ class Magnum(Neutron, Nova, Glance):
         if self._conductor_refuses(cluster, ng, "CREATE"):
             return Reply(202, accepted)
         reason = self._take_failure("nodegroup", ng["name"])
+        self._cluster_busy(cluster)
 
         def done() -> None:
             if ng["uuid"] not in self.nodegroups:
                 return
             if reason is not None:
                 ng.update(status="CREATE_FAILED", status_reason=reason)
+                self._cluster_settled(cluster, reason)
                 return
             ng.update(status="CREATE_COMPLETE", status_reason=None)
             self._sync_servers(cluster, ng)
+            self._cluster_settled(cluster, None)
 
         self._schedule(("nodegroup", ng["uuid"]), done)
         return Reply(202, accepted)
@@ -1113,13 +1180,42 @@ class Magnum(Neutron, Nova, Glance):
         accepted = copy.deepcopy(ng)
         if self._conductor_refuses(cluster, ng, "UPDATE"):
             return Reply(202, accepted)
+        self._cluster_busy(cluster)
+        reason = self._take_failure("nodegroup_update", ng["name"])
 
         def done() -> None:
-            if ng["uuid"] in self.nodegroups:
+            if ng["uuid"] not in self.nodegroups:
+                return
+            if reason is not None:
+                ng.update(status="UPDATE_FAILED", status_reason=reason)
+            else:
                 ng.update(status="UPDATE_COMPLETE", status_reason=None)
+            self._cluster_settled(cluster, reason)
 
         self._schedule(("nodegroup", ng["uuid"]), done)
         return Reply(202, copy.deepcopy(ng))
+
+    def _cluster_busy(self, cluster: dict[str, Any]) -> None:
+        """A node-group create or update moves the cluster to UPDATE_IN_PROGRESS
+        (openstack/magnum magnum/conductor/handlers/nodegroup_conductor.py
+        `nodegroup_create`/`nodegroup_update`, stable/2026.1 9f9c4b9f)."""
+        cluster.update(status="UPDATE_IN_PROGRESS", status_reason=None)
+
+    def _cluster_settled(self, cluster: dict[str, Any], reason: str | None) -> None:
+        """Back to UPDATE_COMPLETE once no node group is in progress; UPDATE_FAILED with
+        the reason when the group's operation failed (nodegroup_conductor.py sets both the
+        group's *_FAILED and the cluster's UPDATE_FAILED; magnum-capi-helm driver.py
+        `update_cluster_status` waits for every node group before settling the cluster).
+        UPDATE_FAILED is not terminal: ALLOWED_NODEGROUP_STATES in nodegroup_conductor.py
+        keeps node-group operations open there."""
+        if reason is not None:
+            cluster.update(status="UPDATE_FAILED", status_reason=reason)
+            return
+        busy = any(
+            str(ng["status"]).endswith("_IN_PROGRESS") for ng in self._groups(cluster["uuid"])
+        )
+        if not busy and cluster["status"] == "UPDATE_IN_PROGRESS":
+            cluster.update(status="UPDATE_COMPLETE", status_reason=None)
 
     def _ng_delete(self, req: Req, cluster_ident: str, ident: str) -> Reply:
         self._require(req, (1, 9), "delete")
