@@ -287,7 +287,9 @@ def test_certificate_signing_yields_a_cert_that_verifies_against_the_ca(
     signed = coe.create_cluster_certificate(cluster_uuid=cluster["uuid"], csr=csr_pem)
     cert = x509.load_pem_x509_certificate(signed.pem.encode())
     cert.verify_directly_issued_by(ca)
-    assert cert.public_key().public_numbers() == key.public_key().public_numbers()
+    signed_key = cert.public_key()
+    assert isinstance(signed_key, rsa.RSAPublicKey)
+    assert signed_key.public_numbers() == key.public_key().public_numbers()
     assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "admin"
     usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert ExtendedKeyUsageOID.CLIENT_AUTH in usage
@@ -424,7 +426,8 @@ def test_clouds_yaml_for_application_code(
     assert path.stat().st_mode & 0o777 == 0o600
     conn = openstack.connect(cloud="fake")
     try:
-        assert conn.compute.find_flavor("m1.small").vcpus == 1
+        flavor = conn.compute.find_flavor("m1.small")
+        assert flavor is not None and flavor.vcpus == 1
         mc = magnum_client.Client("1", session=conn.session, api_version="latest")
         assert mc.cluster_templates.list() == []
     finally:

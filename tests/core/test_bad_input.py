@@ -24,7 +24,7 @@ Mutation = Callable[[dict[str, Any]], None]
 def setting(path: str, value: Any) -> Mutation:
     def mutate(config: dict[str, Any]) -> None:
         *parents, last = path.split(".")
-        node = config
+        node: Any = config  # a walk through YAML: dicts and lists by turns
         for key in parents:
             node = node[int(key)] if key.isdigit() else node[key]
         if isinstance(node, list):
@@ -38,7 +38,7 @@ def setting(path: str, value: Any) -> Mutation:
 def removing(path: str) -> Mutation:
     def mutate(config: dict[str, Any]) -> None:
         *parents, last = path.split(".")
-        node = config
+        node: Any = config  # a walk through YAML: dicts and lists by turns
         for key in parents:
             node = node[int(key)] if key.isdigit() else node[key]
         del node[last]

@@ -186,14 +186,16 @@ def test_priority_class_value_is_immutable(kube: FakeKube) -> None:
 
 def test_unsupported_kind_is_a_bug() -> None:
     with pytest.raises(ValueError, match="not 'Deployment'"):
-        corekube.ensure(None, {"kind": "Deployment", "metadata": {"name": "x"}}, changes())  # type: ignore[arg-type]
+        corekube.ensure(None, {"kind": "Deployment", "metadata": {"name": "x"}}, changes())
 
 
 def test_api_errors_carry_the_servers_message(kube: FakeKube) -> None:
     import kmock
 
     refusal = {"kind": "Status", "status": "Failure", "message": "forbidden by policy"}
-    kube.emulator["get /api/v1/namespaces/broken"] << kmock.Response(status=403, payload=refusal)
+    # kmock 0.8 imports Response into its package but leaves it out of __all__.
+    response = kmock.Response(status=403, payload=refusal)  # type: ignore[attr-defined]
+    kube.emulator["get /api/v1/namespaces/broken"] << response
     with pytest.raises(OperationFailed, match=r"403 .*forbidden by policy"):
         corekube.ensure(kube.api_client, manifests.namespace("broken"), changes())
     assert kube.mutating_requests() == []

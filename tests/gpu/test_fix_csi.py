@@ -185,7 +185,9 @@ def test_missing_daemonset_is_explained(
     assert kube.mutating_requests() == []
 
 
-def test_bad_timeout_is_bad_input(kube_env: Callable[..., str], run_task: Callable[..., TaskRun]):
+def test_bad_timeout_is_bad_input(
+    kube_env: Callable[..., str], run_task: Callable[..., TaskRun]
+) -> None:
     result = run_task("gpu.fix-csi", "--env", kube_env(), "--timeout", "0")
 
     assert result.code == 2

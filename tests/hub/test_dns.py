@@ -140,7 +140,7 @@ def test_a_cloud_without_dns_is_refused(run_task: Run, dns_env: Callable[..., No
 
     cloud = CloudWithoutDns().start()
     try:
-        dns_env(cloud)  # type: ignore[arg-type]
+        dns_env(cloud)
         result = run_task("hub.dns", "--env", ENV)
     finally:
         cloud.stop()

@@ -150,6 +150,9 @@ def ranges(ast: Any) -> list[str]:
         if isinstance(node, promql_parser.MatrixSelector):
             found.append(promql_parser.display_duration(node.range))
         if isinstance(node, promql_parser.SubqueryExpr):
+            # The stubs allow None, but PromQL's grammar requires a subquery's range
+            # (`[range:step]`, only the step may be left out).
+            assert node.range is not None
             found.append(promql_parser.display_duration(node.range))
     return found
 

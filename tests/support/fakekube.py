@@ -204,8 +204,8 @@ def _guess_k8s(
 
 
 if getattr(parsing.parse_path, "__name__", "") != "_parse_path":
-    parsing.parse_path = _parse_path  # type: ignore[assignment]
-    parsing.guess_k8s = _guess_k8s  # type: ignore[assignment]
+    parsing.parse_path = _parse_path
+    parsing.guess_k8s = _guess_k8s
 
 
 # --------------------------------------------------------------------------------------------
@@ -310,7 +310,7 @@ ExecHandler = Callable[[str, list[str]], list[str] | None]
 # --------------------------------------------------------------------------------------------
 # The emulator subclass
 # --------------------------------------------------------------------------------------------
-class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
+class Emulator(kmock.KubernetesEmulator):
     """kmock's emulator plus the API server's rules listed in the module docstring."""
 
     def __attrs_post_init__(self) -> None:
@@ -599,7 +599,7 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
             exc = kmock.KubernetesError(
                 status=exc.status, reason=reasons[exc.status], message=exc.message
             )
-        return await super()._render_error(exc)  # type: ignore[no-any-return]
+        return await super()._render_error(exc)
 
     # -- writes ------------------------------------------------------------------------------
     async def _write(self, request: kmock.Request) -> aiohttp.web.StreamResponse | None:
@@ -877,8 +877,10 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
             text = "".join(lines[-int(request.params["tailLines"]) :]) if lines else ""
         return aiohttp.web.Response(text=text, content_type="text/plain")
 
-    async def _serve_list(self, request: kmock.Request) -> Any:
+    async def _serve_list(self, request: kmock.Request) -> dict[str, Any]:
         result = await super()._serve_list(request)
+        # kmock declares the wide Payload union; its K8s list is always this dict.
+        assert isinstance(result, dict)
         labels, fields = request.params.get("labelSelector"), request.params.get("fieldSelector")
         result["items"] = [
             item
@@ -899,6 +901,8 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
         application/json (kmock's stream says application/octet-stream, which client-go's
         watchers, helm's --wait among them, cannot decode)."""
         response = aiohttp.web.StreamResponse(headers={"Content-Type": "application/json"})
+        # kmock leaves _raw_request None only for requests it builds in its own tests.
+        assert request._raw_request is not None
         await response.prepare(request._raw_request)
         try:
             async for item in self._serve_watch(request):

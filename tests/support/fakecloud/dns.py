@@ -140,7 +140,7 @@ class Designate(CloudCore):
         project shared with this one (API v2.1); without it the zone is invisible here.
         """
         ident = _new_id()
-        zone = {
+        zone: dict[str, Any] = {
             "id": ident,
             "pool_id": "794ccc2c-d751-44fe-b57f-8894c9f5c842",
             "project_id": project_id,
