@@ -206,6 +206,7 @@ def test_changed_worker_bounds_on_capi_helm_are_refused_with_the_real_remedy(
     assert "cluster.node_groups" in result.err and "cluster.delete --yes" in result.err
     assert cloud.log.find("PATCH", r"/nodegroups/") == []
     assert len(cloud.mutating_calls()) == before
+    assert uuid is not None
     assert cloud.clusters[uuid]["labels"]["max_node_count"] == "5"
 
 
@@ -394,7 +395,7 @@ def test_run_interrupted_after_create_resumes_without_duplicate(
     uuid = deployed(cloud, environment)
 
     assert cloud.count("POST", r"/v1/clusters$") == 1
-    assert list(cloud.clusters) == [uuid]
+    assert uuid is not None and list(cloud.clusters) == [uuid]
     assert cloud.clusters[uuid]["status"] == "UPDATE_COMPLETE"  # node groups were added after it
     assert sorted(posted_nodegroups(cloud)) == ["gpu-worker", "highmem-worker"]
 

@@ -44,7 +44,9 @@ def deployed_hub(scene: Scene) -> dict[str, Any]:
     """The release as hub.deploy installed it, and its pods running; returns its values."""
     environment = scene.environment(secrets=True)
     assert environment.secrets is not None
-    values = normalised(render("jupyterhub", environment.settings, environment.secrets).values)
+    values: dict[str, Any] = normalised(
+        render("jupyterhub", environment.settings, environment.secrets).values
+    )
     helm.Helm(kubeconfig=environment.kubeconfig).upgrade_install(
         "jhub",
         "jupyterhub",

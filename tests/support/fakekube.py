@@ -492,7 +492,7 @@ class Emulator(kmock.KubernetesEmulator):
         self.exec_log.append(ExecCall(namespace, pod_name, container, list(command)))
         handler = self.exec_handlers.get((namespace, pod_name))
         ws = aiohttp.web.WebSocketResponse(protocols=("v4.channel.k8s.io",), max_msg_size=0)
-        await ws.prepare(raw_request)  # type: ignore[arg-type]
+        await ws.prepare(raw_request)
         local = handler(container, list(command)) if handler is not None else None
         if local is None:
             # What a runtime answers for a program the image does not have.

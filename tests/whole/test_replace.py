@@ -214,7 +214,7 @@ def play_the_hub_deployment(cloud: FakeCloud, emulators: tuple[FakeKube, ...]) -
                 pod["spec"]["nodeName"] = "worker-0"
                 emulator.create(pod)
 
-    cloud.clock = Clock(start=cloud.clock.now, on_sleep=on_sleep)  # type: ignore[assignment]
+    cloud.clock = Clock(start=cloud.clock.now, on_sleep=on_sleep)
 
 
 def hub_runtime(emulator: FakeKube, folder: Path) -> None:
