@@ -143,22 +143,28 @@ def release_jobs(
 RELEASES = ("hub", "monitoring", "gpu-operator")
 
 
+def autoscaler_bounds(environment: Environment, ui: Console, *, dry_run: bool) -> None:
+    """Every node group's bounds in the heat autoscaler's flags: the heat driver only
+    tells its autoscaler about default-worker."""
+    from .cluster import autoscaler
+
+    groups = environment.settings.cluster.all_node_groups()
+    wanted = {group.name: (group.min_nodes, group.max_nodes) for group in groups}
+    api = kube.api_client(environment.kubeconfig)
+    autoscaler.ensure_limits(api, wanted, ui, Changes(ui, dry_run))
+
+
 def cluster_fixes(
     environment: Environment, ui: Console, *, dry_run: bool, clock: Clock | None
 ) -> None:
     """The fixes `deploy` makes once every node group exists, in one go (cluster.replace
     creates its cluster whole, so it needs no step graph): the heat autoscaler's bounds
     for the extra groups and the Cinder CSI toleration for GPU nodes."""
-    from .cluster import autoscaler
     from .gpu import fix_csi
 
     cluster = environment.settings.cluster
-    groups = cluster.all_node_groups()
-    if cluster.driver == "heat" and groups:
-        # The heat driver only tells its autoscaler about default-worker.
-        limits = {group.name: (group.min_nodes, group.max_nodes) for group in groups}
-        api = kube.api_client(environment.kubeconfig)
-        autoscaler.ensure_limits(api, limits, ui, Changes(ui, dry_run))
+    if cluster.driver == "heat" and cluster.all_node_groups():
+        autoscaler_bounds(environment, ui, dry_run=dry_run)
     if cluster.gpu.enabled:
         fix_csi.fix_csi(environment, ui, dry_run=dry_run, timeout=CSI_TIMEOUT, clock=clock)
 
@@ -220,19 +226,13 @@ def deploy_steps(
     recovery: Recovery | None,
     report: DeployReport,
 ) -> list[stepgraph.Step]:
-    from .cluster import autoscaler, kubeconfig
     from .cluster import deploy as cluster_deploy
+    from .cluster import kubeconfig
     from .gpu import fix_csi
 
     settings = environment.settings
     jobs = release_jobs(environment, dry_run=dry_run, clock=clock, recovery=recovery)
     groups = {f"node group {g.name}": g.name for g in settings.cluster.all_node_groups()}
-
-    def limits(console: Console) -> None:
-        # The heat driver only tells its autoscaler about default-worker.
-        wanted = {g.name: (g.min_nodes, g.max_nodes) for g in settings.cluster.all_node_groups()}
-        api = kube.api_client(environment.kubeconfig)
-        autoscaler.ensure_limits(api, wanted, console, Changes(console, dry_run))
 
     def check_health(console: Console) -> None:
         from .hub import health as hub_health
@@ -261,7 +261,9 @@ def deploy_steps(
         "access": lambda console: kubeconfig.run(
             environment, console, dry_run=dry_run, clock=clock, connection=connection
         ),
-        "autoscaler bounds": limits,
+        "autoscaler bounds": lambda console: autoscaler_bounds(
+            environment, console, dry_run=dry_run
+        ),
         "csi fix": lambda console: fix_csi.fix_csi(
             environment, console, dry_run=dry_run, timeout=CSI_TIMEOUT, clock=clock
         ),

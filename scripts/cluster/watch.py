@@ -41,6 +41,17 @@ def usable(status: str) -> bool:
     return ready(status) or status == RECOVERABLE
 
 
+def _still_there(magnum: Magnum, uuid: str, label: str, env: str) -> Obj:
+    """The cluster as Magnum has it now; a cluster gone while waited for is a failure."""
+    cluster = magnum.cluster(uuid)
+    if cluster is None:
+        raise OperationFailed(
+            f"cluster {label} disappeared while waiting for it",
+            f"someone deleted it; run `invoke cluster.deploy --env {env}` again",
+        )
+    return cluster
+
+
 def cluster_ready(
     magnum: Magnum,
     uuid: str,
@@ -55,13 +66,7 @@ def cluster_ready(
     seen: dict[str, Obj] = {}
 
     def probe() -> Obj | None:
-        cluster = magnum.cluster(uuid)
-        if cluster is None:
-            raise OperationFailed(
-                f"cluster {name} disappeared while waiting for it",
-                f"someone deleted it; run `invoke cluster.deploy --env {env}` again",
-            )
-        seen["last"] = cluster
+        cluster = seen["last"] = _still_there(magnum, uuid, name, env)
         status = str(cluster.get("status") or "UNKNOWN")
         if status == RECOVERABLE:
             for line in failed_groups(magnum, cluster):
@@ -193,13 +198,7 @@ def cluster_settled(
     seen: dict[str, Obj] = {}
 
     def probe() -> Obj | None:
-        cluster = magnum.cluster(uuid)
-        if cluster is None:
-            raise OperationFailed(
-                f"cluster {uuid} disappeared while waiting for it",
-                f"someone deleted it; run `invoke cluster.deploy --env {env}` again",
-            )
-        seen["last"] = cluster
+        cluster = seen["last"] = _still_there(magnum, uuid, uuid, env)
         status = str(cluster.get("status") or "UNKNOWN")
         if status == RECOVERABLE:
             raise failed_cluster(magnum, cluster, env)
